@@ -1,0 +1,117 @@
+"""One validated configuration for the whole pipeline.
+
+Priority, highest first: CLI flags > ``MMRAG_*`` environment variables (``__`` nests, e.g.
+``MMRAG_INGEST__WORKERS=4``) > ``--config FILE.toml`` > the store's own ``mmrag.toml`` (written
+when the store is created, so a store keeps the models it was built with) > defaults.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from index.config import EmbedSettings, IndexSettings
+from ingest.config import IngestSettings, StoreSettings
+
+STORE_CONFIG = "mmrag.toml"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="MMRAG_",
+        env_nested_delimiter="__",
+        extra="forbid",
+        nested_model_default_partial_update=True,
+    )
+
+    store: StoreSettings = Field(default_factory=StoreSettings)
+    ingest: IngestSettings = Field(default_factory=IngestSettings)
+    embed: EmbedSettings = Field(default_factory=EmbedSettings)
+    index: IndexSettings = Field(default_factory=IndexSettings)
+
+    @model_validator(mode="after")
+    def _tokenizer_follows_text_model(self) -> Settings:
+        if self.ingest.tokenizer is None:
+            self.ingest.tokenizer = self.embed.text_model
+        return self
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls))
+
+
+def _store_dir(config: Path | None, store: Path | None) -> Path:
+    if store is not None:
+        return Path(store).expanduser()
+    if os.environ.get("MMRAG_STORE__DIR"):
+        return Path(os.environ["MMRAG_STORE__DIR"]).expanduser()
+    if config is not None:
+        with open(config, "rb") as f:
+            explicit = tomllib.load(f).get("store", {}).get("dir")
+        if explicit:
+            return Path(explicit).expanduser()
+    return StoreSettings().dir
+
+
+def load_settings(
+    config: Path | None = None, store: Path | None = None, overrides: dict[str, Any] | None = None
+) -> Settings:
+    """Settings for a store: ``overrides`` are CLI flags (nested dicts, highest priority)."""
+    store_dir = _store_dir(config, store)
+    files = [f for f in (store_dir / STORE_CONFIG, config) if f is not None and Path(f).is_file()]
+    if config is not None and not Path(config).is_file():
+        raise FileNotFoundError(f"config file not found: {config}")
+
+    class _Loaded(Settings):  # a subclass per call: the TOML files are class configuration
+        model_config = SettingsConfigDict(toml_file=files)
+
+    init = dict(overrides or {})
+    init["store"] = {**init.get("store", {}), "dir": str(store_dir)}
+    return _Loaded(**init)
+
+
+def save_store_config(settings: Settings) -> Path:
+    """Record the model choices in a new store so later commands use the same models."""
+    path = settings.store.dir / STORE_CONFIG
+    if path.exists():
+        return path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    embed = settings.embed.model_dump(
+        exclude={"device", "batch_size", "threads"}, exclude_none=True
+    )
+    lines = [
+        "# Written when this store was created: the models its indexes were built with.",
+        "[embed]",
+    ]
+    lines += [f"{k} = {json.dumps(v, ensure_ascii=False)}" for k, v in embed.items()]
+    lines += [
+        "",
+        "[ingest]",
+        f"tokenizer = {json.dumps(settings.ingest.tokenizer)}",
+        f"chunk_tokens = {settings.ingest.chunk_tokens}",
+        f"chunk_overlap = {settings.ingest.chunk_overlap}",
+        "",
+        "[ingest.transcriber]",
+        f"model = {json.dumps(settings.ingest.transcriber.model)}",
+        "",
+    ]
+    path.write_text("\n".join(lines), encoding="utf-8")
+    return path

@@ -1,0 +1,49 @@
+"""Settings of the index stage: which embedding models, which FAISS index."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+
+class EmbedSettings(BaseModel):
+    text_model: str = Field(
+        default="intfloat/multilingual-e5-small",
+        description="sentence-transformers model for passages (hub name, local path or builtin:)",
+    )
+    query_prefix: str | None = Field(
+        default=None, description="prefix for queries; default: 'query: ' for E5 models"
+    )
+    passage_prefix: str | None = Field(
+        default=None, description="prefix for passages; default: 'passage: ' for E5 models"
+    )
+    clip_model: str = Field(
+        default="ViT-B-32",
+        description="open_clip model name, 'local-dir:/path', 'hf-hub:...' or builtin:tiny-clip; "
+        "multilingual: xlm-roberta-base-ViT-B-32",
+    )
+    clip_pretrained: str | None = Field(
+        default="laion2b_s34b_b79k",
+        description="open_clip pretrained tag or checkpoint path (multilingual: laion5b_s13b_b90k)",
+    )
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    batch_size: int = Field(default=32, ge=1)
+    threads: int | None = Field(default=None, description="torch/faiss CPU threads; None: all")
+
+    @property
+    def clip_name(self) -> str:
+        """The CLIP identity as one string: 'model' or 'model@pretrained'."""
+        return (
+            f"{self.clip_model}@{self.clip_pretrained}" if self.clip_pretrained else self.clip_model
+        )
+
+
+class IndexSettings(BaseModel):
+    factory: str | None = Field(
+        default=None,
+        description="FAISS factory string; None: exact search below exact_threshold, ANN beyond",
+    )
+    exact_threshold: int = Field(default=50_000, ge=1)
+    mmap_threshold_mb: int = Field(default=512, ge=1)
+    embed_images: bool = True

@@ -1,0 +1,21 @@
+"""Alembic environment: runs on the connection given by :func:`ingest.catalog.store.migrate`."""
+
+from alembic import context
+
+from ingest.catalog.models import Base
+
+config = context.config
+connection = config.attributes.get("connection")
+if connection is None:  # `alembic` CLI use: build an engine from the ini URL
+    from sqlalchemy import create_engine
+
+    connection = create_engine(config.get_main_option("sqlalchemy.url")).connect()
+
+context.configure(
+    connection=connection,
+    target_metadata=Base.metadata,
+    render_as_batch=True,  # SQLite ALTER TABLE support
+    compare_type=True,
+)
+with context.begin_transaction():
+    context.run_migrations()

