@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import Field
+
+from ingest.config import Section
 
 
-class EmbedSettings(BaseModel):
+class EmbedSettings(Section):
     text_model: str = Field(
         default="intfloat/multilingual-e5-small",
         description="sentence-transformers model for passages (hub name, local path or builtin:)",
@@ -39,7 +41,7 @@ class EmbedSettings(BaseModel):
         )
 
 
-class IndexSettings(BaseModel):
+class IndexSettings(Section):
     factory: str | None = Field(
         default=None,
         description="FAISS factory string; None: exact search below exact_threshold, ANN beyond",

@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 DEFAULT_EXCLUDES = [
     "**/.git/**",
@@ -18,7 +18,13 @@ DEFAULT_EXCLUDES = [
 ]
 
 
-class StoreSettings(BaseModel):
+class Section(BaseModel):
+    """A settings section: unknown keys are errors, so a typo in a config file is caught."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class StoreSettings(Section):
     """Where the catalog, indexes and derived files live."""
 
     dir: Path = Path(".mmrag")
@@ -32,7 +38,7 @@ class StoreSettings(BaseModel):
         return self.database_url or f"sqlite:///{(self.dir / 'catalog.sqlite3').resolve()}"
 
 
-class TranscriberSettings(BaseModel):
+class TranscriberSettings(Section):
     backend: Literal["faster-whisper"] = "faster-whisper"
     model: str = Field(
         default="small",
@@ -48,7 +54,7 @@ class TranscriberSettings(BaseModel):
     window_max_s: float = 60.0
 
 
-class IngestSettings(BaseModel):
+class IngestSettings(Section):
     workers: int = Field(default_factory=lambda: max(1, min(os.cpu_count() or 1, 8)))
     include: list[str] = Field(default_factory=list, description="glob patterns; empty: all")
     exclude: list[str] = Field(default_factory=lambda: list(DEFAULT_EXCLUDES))

@@ -1,0 +1,53 @@
+# Two commands on a fresh machine (see README):
+#   make demo   install everything, ingest the sample data in data/, search and answer a question
+#   make test   install everything and run the test suite
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+MMRAG := $(VENV)/bin/mmrag
+STORE ?= .mmrag-demo
+CONFIG ?= configs/offline.toml
+SYSTEM_PACKAGES := tesseract-ocr tesseract-ocr-jpn poppler-utils ffmpeg espeak-ng chromium \
+	fonts-noto-cjk libmagic1
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: setup system venv demo test lint ui bench clean
+
+setup: system $(VENV)/.installed
+
+system:
+	@missing=$$(for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "installing system packages: $$missing"; \
+		$(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e ".[dev]"
+	touch $@
+
+venv: $(VENV)/.installed
+
+demo: setup
+	$(MMRAG) ingest data --store $(STORE) --config $(CONFIG) --report $(STORE)/ingest-report.json
+	$(MMRAG) search "a red circle" --store $(STORE) --modality image --k 3
+	$(MMRAG) search "disk quota exceeded" --store $(STORE) --k 3
+	@echo; echo "Open the UI with:  $(MMRAG) ui --store $(STORE)"
+
+test: setup
+	$(PY) -m pytest -q
+
+lint: setup
+	$(VENV)/bin/ruff check .
+
+ui: setup
+	$(MMRAG) ui --store $(STORE)
+
+bench: setup
+	$(PY) benchmarks/ingest.py
+
+clean:
+	rm -rf $(STORE) .pytest_cache

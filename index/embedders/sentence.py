@@ -1,0 +1,47 @@
+"""Passage embeddings with sentence-transformers (E5-style query/passage prefixes handled)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from index.embedders.base import ModelIdentity, TextKind, l2_normalize, pick_device
+from ingest.models import resolve_model
+
+# Models trained with instruction prefixes; their embeddings degrade badly without them.
+_PREFIXES = {"e5": ("query: ", "passage: ")}
+
+
+class SentenceEmbedder:
+    """A sentence-transformers model as a :class:`~index.embedders.base.TextEmbedder`."""
+
+    def __init__(
+        self, model: str, *, device: str = "auto", batch_size: int = 32,
+        query_prefix: str | None = None, passage_prefix: str | None = None,
+    ) -> None:
+        from sentence_transformers import SentenceTransformer
+
+        self.device = pick_device(device)
+        self.batch_size = batch_size
+        self.model = SentenceTransformer(resolve_model(model), device=self.device)
+        if self.device == "cuda":
+            self.model.half()
+        default_q, default_p = next(
+            (v for k, v in _PREFIXES.items() if k in model.lower().replace("-", "")), ("", "")
+        )
+        self.query_prefix = default_q if query_prefix is None else query_prefix
+        self.passage_prefix = default_p if passage_prefix is None else passage_prefix
+        dim = self.model.get_sentence_embedding_dimension()
+        assert dim is not None
+        self.identity = ModelIdentity("sentence-transformers", model, int(dim))
+
+    def embed_texts(self, texts: Sequence[str], kind: TextKind = "passage") -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.identity.dim), dtype=np.float32)
+        prefix = self.query_prefix if kind == "query" else self.passage_prefix
+        vecs = self.model.encode(
+            [prefix + t for t in texts], batch_size=self.batch_size, normalize_embeddings=True,
+            convert_to_numpy=True, show_progress_bar=False,
+        )
+        return l2_normalize(vecs)

@@ -1,0 +1,36 @@
+"""Shared fixtures: offline settings, a fresh store per test, the sample corpus."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("DO_NOT_TRACK", "true")
+
+from app.config import Settings, load_settings  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+OFFLINE = ROOT / "configs" / "offline.toml"
+DATA = ROOT / "data"
+
+
+def offline_settings(store: Path, **overrides: object) -> Settings:
+    """Settings with the offline models, a store under ``store`` and in-process reading."""
+    merged: dict[str, object] = {"ingest": {"workers": 0}}
+    for key, value in overrides.items():
+        merged[key] = {**merged.get(key, {}), **value} if isinstance(value, dict) else value  # type: ignore[dict-item]
+    return load_settings(OFFLINE, store, merged)
+
+
+@pytest.fixture
+def store_dir(tmp_path: Path) -> Path:
+    return tmp_path / "store"
+
+
+@pytest.fixture
+def settings(store_dir: Path) -> Settings:
+    return offline_settings(store_dir)

@@ -1,0 +1,36 @@
+from pathlib import Path
+
+import pytest
+
+from app.config import load_settings, save_store_config
+from tests.conftest import OFFLINE
+
+
+def test_priority_cli_over_env_over_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    store = tmp_path / "s"
+    s = load_settings(OFFLINE, store)
+    assert s.embed.text_model == "builtin:all-MiniLM-L6-v2"
+    assert s.ingest.tokenizer == s.embed.text_model  # follows the text model by default
+    monkeypatch.setenv("MMRAG_INGEST__WORKERS", "5")
+    monkeypatch.setenv("MMRAG_EMBED__TEXT_MODEL", "some/model")
+    s = load_settings(OFFLINE, store)
+    assert s.ingest.workers == 5 and s.embed.text_model == "some/model"
+    s = load_settings(OFFLINE, store, {"ingest": {"workers": 2}})
+    assert s.ingest.workers == 2
+
+
+def test_store_remembers_its_models(tmp_path: Path) -> None:
+    store = tmp_path / "s"
+    save_store_config(load_settings(OFFLINE, store))
+    again = load_settings(None, store)  # no --config: the store's own file applies
+    assert again.embed.clip_model == "builtin:tiny-clip"
+    assert again.ingest.transcriber.model == "builtin:whisper-base"
+
+
+def test_invalid_values_are_rejected(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="chunk_overlap"):
+        load_settings(None, tmp_path, {"ingest": {"chunk_tokens": 32, "chunk_overlap": 64}})
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[ingest]\nunknown_key = 1\n")
+    with pytest.raises(ValueError):
+        load_settings(bad, tmp_path)
