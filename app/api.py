@@ -1,9 +1,11 @@
-"""The Python API: one object that ingests, indexes, searches and answers.
+"""The Python API: one object that ingests, indexes and searches a store.
 
 >>> from app.api import MMRag
 >>> rag = MMRag.open(".mmrag", config="configs/offline.toml")
 >>> for result in rag.ingest(["data"]):
 ...     print(result.status, result.path)
+>>> for hit in rag.search("quarterly revenue", k=5):
+...     print(hit.score, hit.source, hit.page)
 """
 
 from __future__ import annotations
@@ -13,9 +15,19 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from PIL import Image
+
 from app.config import Settings, load_settings, save_store_config
+from index.indexer import Indexer, Space, SyncReport, check_indexes
 from ingest import FileResult, Pipeline
 from ingest.catalog import Catalog
+from ingest.catalog.health import Finding, check_catalog
+from retrieval.config import Mode
+from retrieval.filters import Filters
+from retrieval.search import Query, Searcher
+from retrieval.types import SearchResult
+
+SyncProgress = Callable[[str, int, int], None]
 
 
 class MMRag:
@@ -26,6 +38,7 @@ class MMRag:
     def open(
         cls, store: str | Path | None = None, config: str | Path | None = None, **overrides: Any
     ) -> MMRag:
+        """A store by directory; ``overrides`` are nested settings: ``ingest={"workers": 2}``."""
         return cls(
             load_settings(
                 Path(config) if config else None, Path(store) if store else None, overrides
@@ -41,18 +54,87 @@ class MMRag:
     def pipeline(self) -> Pipeline:
         return Pipeline(self.settings.ingest, self.settings.store, catalog=self.catalog)
 
+    @cached_property
+    def indexer(self) -> Indexer:
+        return Indexer(
+            self.settings.embed, self.settings.index, self.catalog, self.settings.store.dir
+        )
+
+    @cached_property
+    def searcher(self) -> Searcher:
+        return Searcher(self.settings.retrieval, self.catalog, self.indexer)
+
+    # -- verbs ---------------------------------------------------------------------------
     def ingest(
         self,
         paths: Iterable[str | Path],
         *,
         prune: bool = False,
         retry_failed: bool = False,
-        on_stage: Callable[[str], None] | None = None,
+        index: bool = True,
+        on_index: SyncProgress | None = None,
     ) -> Iterator[FileResult]:
         """Ingest files, then bring the indexes up to date; yields one result per file."""
         save_store_config(self.settings)
-        if on_stage:
-            on_stage("reading")
         yield from self.pipeline.ingest(
             [Path(p) for p in paths], prune=prune, retry_failed=retry_failed
         )
+        if index:
+            self.sync(on_index)
+
+    def sync(self, progress: SyncProgress | None = None) -> list[SyncReport]:
+        """Embed what the catalog has and the indexes lack; drop what they hold in excess."""
+        reports = self.indexer.sync(progress)
+        if "searcher" in self.__dict__:
+            self.searcher.refresh()
+        return reports
+
+    def doctor(self, repair: bool = True) -> list[Finding]:
+        """Check the catalog, files and indexes; repair what can be repaired safely."""
+        findings = check_catalog(self.catalog, self.settings.store.dir, repair)
+        return findings + check_indexes(self.indexer, repair)
+
+    def reindex(
+        self,
+        space: Space,
+        model: str,
+        pretrained: str | None = None,
+        progress: SyncProgress | None = None,
+    ) -> SyncReport:
+        """Rebuild one space with another model beside the live index and swap atomically."""
+        update: dict[str, Any] = (
+            {"text_model": model}
+            if space == "text"
+            else {"clip_model": model, "clip_pretrained": pretrained or ""}
+        )
+        embed = self.settings.embed.model_copy(update=update)
+        report = self.indexer.reindex(space, embed, progress)
+        self.settings.embed = embed
+        save_store_config(self.settings, replace=True)
+        if "searcher" in self.__dict__:
+            self.searcher.refresh()
+        return report
+
+    def search(
+        self,
+        text: str | None = None,
+        *,
+        image: str | Path | Image.Image | None = None,
+        k: int | None = None,
+        mode: Mode | None = None,
+        filters: Filters | None = None,
+        modality: str | None = None,
+    ) -> list[SearchResult]:
+        """Search by text or by image; ``modality`` is a shortcut for the modality filter."""
+        filters = filters or Filters()
+        if modality and modality != "all":
+            filters = Filters(**{**_fields(filters), "modalities": (modality,)})
+        img = Path(image) if isinstance(image, str) else image
+        query = Query(
+            text=text, image=img, k=k or self.settings.retrieval.k, mode=mode, filters=filters
+        )
+        return self.searcher.search(query)
+
+
+def _fields(filters: Filters) -> dict[str, Any]:
+    return {f: getattr(filters, f) for f in filters.__dataclass_fields__}

@@ -89,15 +89,17 @@ def ingest(
         disable=not console.is_terminal and not sys.stderr.isatty(),
     )
     interrupted = False
+    index_tasks: dict[str, Any] = {}
+
+    def on_index(space: str, done: int, todo: int) -> None:
+        if space not in index_tasks:
+            index_tasks[space] = progress.add_task(f"embed {space}", total=todo, detail="")
+        progress.update(index_tasks[space], completed=done, total=todo, detail="vectors")
+
     with progress:
         task = progress.add_task("files", total=total, detail="")
         try:
-            for res in rag.ingest(
-                paths,
-                prune=prune,
-                retry_failed=retry_failed,
-                on_stage=lambda s: progress.update(task, description=s),
-            ):
+            for res in rag.ingest(paths, prune=prune, retry_failed=retry_failed, on_index=on_index):
                 tally[res.status.value] += 1
                 chunks += res.chunks
                 images += res.images
@@ -131,6 +133,126 @@ def ingest(
     if interrupted:
         console.print("[yellow]interrupted: run the same command again to resume[/yellow]")
         raise typer.Exit(130)
+
+
+def _format_hit(hit: dict[str, Any]) -> tuple[str, str]:
+    where = ""
+    if hit["page"] is not None:
+        end = hit.get("page_end") or hit["page"]
+        where = f"p. {hit['page']}" + (f"-{end}" if end > hit["page"] else "")
+    elif hit["t_start"] is not None:
+        where = f"{_clock(hit['t_start'])}-{_clock(hit['t_end'] or hit['t_start'])}"
+    return Path(hit["source"]).name, where
+
+
+def _clock(seconds: float) -> str:
+    m, s = divmod(int(seconds), 60)
+    h, m = divmod(m, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+
+
+@app.command()
+def search(
+    query: Annotated[str | None, typer.Argument(help="what to look for")] = None,
+    image: Annotated[
+        Path | None,
+        typer.Option("--image", help="search with an image", exists=True, dir_okay=False),
+    ] = None,
+    store: StoreOpt = None,
+    config: ConfigOpt = None,
+    k: Annotated[int, typer.Option("--k", "-k", help="number of results")] = 10,
+    modality: Annotated[str, typer.Option(help="text | image | audio | all")] = "all",
+    as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
+) -> None:
+    """Search by meaning (text or --image) across text, images and audio."""
+    from app.api import MMRag
+    from index.vector_store import VectorStoreError
+
+    if modality not in ("text", "image", "audio", "all"):
+        raise typer.BadParameter("must be text, image, audio or all", param_hint="--modality")
+    if not query and image is None:
+        raise typer.BadParameter("give a QUERY or --image FILE")
+    rag = MMRag(_settings(config, store))
+    try:
+        hits = [h.to_json() for h in rag.search(query, image=image, k=k, modality=modality)]
+    except VectorStoreError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(1) from exc
+    if as_json:
+        shown = query if image is None else str(image)
+        print(json.dumps({"query": shown, "results": hits}, ensure_ascii=False, indent=2))
+        return
+    if not hits:
+        console.print("no results (is the store empty? run `mmrag ingest PATH` first)")
+        return
+    table = Table()
+    for col in ("#", "score", "kind", "file", "where", "snippet"):
+        table.add_column(col, overflow="fold", no_wrap=col != "snippet")
+    for n, hit in enumerate(hits, 1):
+        name, where = _format_hit(hit)
+        snippet = " ".join((hit["text"] or "").split())[:160] or "(image)"
+        score = f"{hit['score']:.3f}" + (" [dim](low)[/dim]" if hit["low_relevance"] else "")
+        table.add_row(str(n), score, hit["modality"], name, where, snippet)
+    out.print(table)
+
+
+@app.command()
+def doctor(
+    store: StoreOpt = None,
+    config: ConfigOpt = None,
+    repair: Annotated[bool, typer.Option(help="repair what can be repaired safely")] = True,
+) -> None:
+    """Check the store (catalog, files, indexes) and repair what it safely can."""
+    from app.api import MMRag
+
+    findings = MMRag(_settings(config, store)).doctor(repair=repair)
+    table = Table(title=f"mmrag doctor ({'repair' if repair else 'check only'})")
+    for col in ("check", "status", "detail"):
+        table.add_column(col, overflow="fold")
+    for f in findings:
+        status = (
+            "[green]ok[/green]"
+            if f.ok
+            else ("[yellow]repaired[/yellow]" if f.repaired else "[red]problem[/red]")
+        )
+        table.add_row(f.check, status, f.detail)
+    out.print(table)
+    if any(not f.ok and not f.repaired for f in findings):
+        raise typer.Exit(1)
+
+
+@app.command()
+def reindex(
+    model: Annotated[str, typer.Option("--model", help="the new model (name, path, builtin:)")],
+    space: Annotated[str, typer.Option(help="text (passages) or clip (shared space)")] = "text",
+    pretrained: Annotated[str | None, typer.Option(help="open_clip pretrained tag")] = None,
+    store: StoreOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Rebuild an index with another model beside the old one, then swap atomically."""
+    from app.api import MMRag
+
+    if space not in ("text", "clip"):
+        raise typer.BadParameter("must be text or clip", param_hint="--space")
+    rag = MMRag(_settings(config, store))
+    with Progress(
+        TextColumn("[bold]embed {task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=console,
+    ) as progress:
+        task = progress.add_task(space, total=None)
+        report = rag.reindex(
+            space,
+            model,
+            pretrained,  # type: ignore[arg-type]
+            lambda _s, done, todo: progress.update(task, completed=done, total=todo),
+        )
+    console.print(
+        f"{space} index rebuilt with {model}: {report.total} vectors "
+        f"in {report.seconds:.1f}s; the store now uses it"
+    )
 
 
 @config_app.command("show")

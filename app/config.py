@@ -23,6 +23,7 @@ from pydantic_settings import (
 
 from index.config import EmbedSettings, IndexSettings
 from ingest.config import IngestSettings, StoreSettings
+from retrieval.config import RetrievalSettings
 
 STORE_CONFIG = "mmrag.toml"
 
@@ -39,6 +40,7 @@ class Settings(BaseSettings):
     ingest: IngestSettings = Field(default_factory=IngestSettings)
     embed: EmbedSettings = Field(default_factory=EmbedSettings)
     index: IndexSettings = Field(default_factory=IndexSettings)
+    retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
 
     @model_validator(mode="after")
     def _tokenizer_follows_text_model(self) -> Settings:
@@ -88,10 +90,10 @@ def load_settings(
     return _Loaded(**init)
 
 
-def save_store_config(settings: Settings) -> Path:
+def save_store_config(settings: Settings, *, replace: bool = False) -> Path:
     """Record the model choices in a new store so later commands use the same models."""
     path = settings.store.dir / STORE_CONFIG
-    if path.exists():
+    if path.exists() and not replace:
         return path
     path.parent.mkdir(parents=True, exist_ok=True)
     embed = settings.embed.model_dump(
@@ -113,5 +115,7 @@ def save_store_config(settings: Settings) -> Path:
         f"model = {json.dumps(settings.ingest.transcriber.model)}",
         "",
     ]
-    path.write_text("\n".join(lines), encoding="utf-8")
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text("\n".join(lines), encoding="utf-8")
+    os.replace(tmp, path)
     return path

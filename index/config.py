@@ -6,6 +6,7 @@ from typing import Literal
 
 from pydantic import Field
 
+from index.vector_store import VectorStoreSettings
 from ingest.config import Section
 
 
@@ -44,8 +45,8 @@ class EmbedSettings(Section):
 class IndexSettings(Section):
     factory: str | None = Field(
         default=None,
-        description="FAISS factory string; None: exact search below exact_threshold, ANN beyond",
+        description="FAISS factory string; None: exact search for small stores, ANN beyond "
+        "store.ann_threshold vectors",
     )
-    exact_threshold: int = Field(default=50_000, ge=1)
-    mmap_threshold_mb: int = Field(default=512, ge=1)
     embed_images: bool = True
+    store: VectorStoreSettings = Field(default_factory=VectorStoreSettings)

@@ -93,8 +93,15 @@ def _whisper_base() -> str:
         for f in d.iterdir():
             if not f.name.startswith("model.bin"):
                 shutil.copy2(f, tmp / f.name)
-    shutil.rmtree(target, ignore_errors=True)
-    os.replace(tmp, target)  # atomic: a concurrent process sees all or nothing
+    if target.exists() and not (target / "model.bin").is_file():
+        shutil.rmtree(target, ignore_errors=True)  # incomplete leftover; a finished one is kept
+    try:
+        os.replace(tmp, target)  # atomic: a concurrent process sees all or nothing
+    except OSError:
+        # Another worker finished first (rename onto a non-empty directory fails): use theirs.
+        shutil.rmtree(tmp, ignore_errors=True)
+        if not (target / "model.bin").is_file():
+            raise
     return str(target)
 
 

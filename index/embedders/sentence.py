@@ -17,8 +17,13 @@ class SentenceEmbedder:
     """A sentence-transformers model as a :class:`~index.embedders.base.TextEmbedder`."""
 
     def __init__(
-        self, model: str, *, device: str = "auto", batch_size: int = 32,
-        query_prefix: str | None = None, passage_prefix: str | None = None,
+        self,
+        model: str,
+        *,
+        device: str = "auto",
+        batch_size: int = 32,
+        query_prefix: str | None = None,
+        passage_prefix: str | None = None,
     ) -> None:
         from sentence_transformers import SentenceTransformer
 
@@ -41,7 +46,10 @@ class SentenceEmbedder:
             return np.zeros((0, self.identity.dim), dtype=np.float32)
         prefix = self.query_prefix if kind == "query" else self.passage_prefix
         vecs = self.model.encode(
-            [prefix + t for t in texts], batch_size=self.batch_size, normalize_embeddings=True,
-            convert_to_numpy=True, show_progress_bar=False,
+            [prefix + t for t in texts],
+            batch_size=self.batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
         )
         return l2_normalize(vecs)

@@ -21,6 +21,7 @@ class Document(Base):
     """One distinct file content (known by its SHA-256); may live at several paths."""
 
     __tablename__ = "documents"
+    __table_args__ = {"sqlite_autoincrement": True}  # noqa: RUF012 - ids are never reused
 
     id: Mapped[int] = mapped_column(primary_key=True)
     sha256: Mapped[str] = mapped_column(String(64), unique=True)
@@ -66,7 +67,11 @@ class Chunk(Base):
     """A retrievable item: a text chunk, an audio window or an image (see :class:`Asset`)."""
 
     __tablename__ = "chunks"
-    __table_args__ = (Index("ix_chunks_document_ordinal", "document_id", "ordinal"),)
+    # ids are never reused (AUTOINCREMENT): a FAISS id always means the same item
+    __table_args__ = (
+        Index("ix_chunks_document_ordinal", "document_id", "ordinal"),
+        {"sqlite_autoincrement": True},
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     document_id: Mapped[int] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"))

@@ -300,3 +300,17 @@ def _parse_iso(value: str | None) -> datetime | None:
         return datetime.fromisoformat(value)
     except ValueError:
         return None
+
+
+def best_paths(session: Session, document_ids: Iterable[int]) -> dict[int, str]:
+    """One path per document: an existing one, most recently seen first."""
+    rows = session.execute(
+        select(FileRecord.document_id, FileRecord.path)
+        .where(FileRecord.document_id.in_(list(document_ids)))
+        .order_by(FileRecord.updated_at.desc())
+    ).all()
+    out: dict[int, str] = {}
+    for doc_id, path in rows:
+        if doc_id not in out or (not Path(out[doc_id]).exists() and Path(path).exists()):
+            out[doc_id] = path
+    return out

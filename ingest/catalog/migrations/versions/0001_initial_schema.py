@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-25 05:07:37.938592
+Create Date: 2026-11-25 05:17:03.710202
 """
 
 import sqlalchemy as sa
@@ -32,6 +32,7 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(), nullable=False),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("sha256"),
+        sqlite_autoincrement=True,
     )
     op.create_table(
         "ingest_runs",
@@ -62,6 +63,7 @@ def upgrade() -> None:
         sa.Column("token_count", sa.Integer(), nullable=True),
         sa.ForeignKeyConstraint(["document_id"], ["documents.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id"),
+        sqlite_autoincrement=True,
     )
     with op.batch_alter_table("chunks", schema=None) as batch_op:
         batch_op.create_index(

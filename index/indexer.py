@@ -1,0 +1,247 @@
+"""Keep one FAISS index per embedding space in step with the catalog.
+
+The catalog is the source of truth. ``sync`` compares the ids each index holds with the ids
+the catalog says it should hold, removes the stale, embeds the missing and saves atomically;
+after a crash at any point, the next ``sync`` (or ``mmrag doctor``) makes them agree again.
+
+Spaces:
+  ``text``  sentence-transformers vectors of every text-bearing item (chunks, transcripts, OCR)
+  ``clip``  the shared image-text space: images through the vision tower, text items through
+            the text tower, so any modality can query any other
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+from PIL import Image
+from sqlalchemy import Select, or_, select
+
+from index.config import EmbedSettings, IndexSettings
+from index.embedders import ImageEmbedder, TextEmbedder
+from index.embedders.factory import clip_embedder, text_embedder
+from index.vector_store import FaissStore, IndexCorruptError, ModelMismatchError, VectorStore
+from ingest.catalog import Asset, Catalog, Chunk
+from ingest.catalog.health import Finding
+
+log = logging.getLogger(__name__)
+Space = Literal["text", "clip"]
+SPACES: tuple[Space, ...] = ("text", "clip")
+CURRENT = "CURRENT"
+SAVE_EVERY = 4096  # vectors between intermediate saves: a killed sync loses little work
+
+Progress = Callable[[str, int, int], None]  # (space, done, total)
+
+
+@dataclass(slots=True)
+class SyncReport:
+    space: Space
+    added: int
+    removed: int
+    total: int
+    seconds: float
+
+
+def space_ids_query(space: Space, embed_images: bool = True) -> Select[tuple[int]]:
+    """Which catalog items belong in a space."""
+    q = select(Chunk.id).order_by(Chunk.id)
+    if space == "text":
+        return q.where(or_(Chunk.modality != "image", Chunk.text != ""))
+    return q if embed_images else q.where(Chunk.modality != "image")
+
+
+class Indexer:
+    def __init__(
+        self, embed: EmbedSettings, settings: IndexSettings, catalog: Catalog, store_dir: Path
+    ) -> None:
+        self.embed = embed
+        self.settings = settings
+        self.catalog = catalog
+        self.root = store_dir / "indexes"
+
+    # -- layout --------------------------------------------------------------------------
+    def space_dir(self, space: Space) -> Path:
+        """The live generation of a space (``indexes/<space>/CURRENT`` names it)."""
+        base = self.root / space
+        pointer = base / CURRENT
+        name = pointer.read_text().strip() if pointer.is_file() else "gen-1"
+        return base / name
+
+    def switch_generation(self, space: Space, generation: str) -> None:
+        """Atomically make ``generation`` the live index of ``space``."""
+        base = self.root / space
+        tmp = base / f".{CURRENT}.tmp"
+        tmp.write_text(generation)
+        os.replace(tmp, base / CURRENT)
+
+    # -- models and stores ---------------------------------------------------------------
+    def embedder(self, space: Space) -> TextEmbedder | ImageEmbedder:
+        return text_embedder(self.embed) if space == "text" else clip_embedder(self.embed)
+
+    def open(self, space: Space) -> VectorStore | None:
+        """The space's index for searching; None when it was never built.
+
+        Raises ModelMismatchError when it was built with another model than configured.
+        """
+        directory = self.space_dir(space)
+        if not (directory / "manifest.json").is_file():
+            return None
+        return FaissStore.open(
+            directory, expect=self.embedder(space).identity, settings=self.settings.store
+        )
+
+    def _open_or_create(self, space: Space, directory: Path) -> VectorStore:
+        identity = self.embedder(space).identity
+        if (directory / "manifest.json").is_file():
+            return FaissStore.open(directory, expect=identity, settings=self.settings.store)
+        return FaissStore.create(
+            identity.dim,
+            identity,
+            self.settings.factory,
+            settings=self.settings.store,
+            directory=directory,
+        )
+
+    # -- sync ----------------------------------------------------------------------------
+    def sync(
+        self,
+        progress: Progress | None = None,
+        spaces: tuple[Space, ...] = SPACES,
+        directory: dict[Space, Path] | None = None,
+    ) -> list[SyncReport]:
+        return [self._sync_space(space, progress, (directory or {}).get(space)) for space in spaces]
+
+    def _sync_space(
+        self, space: Space, progress: Progress | None, directory: Path | None
+    ) -> SyncReport:
+        start = time.perf_counter()
+        target = directory or self.space_dir(space)
+        with self.catalog.session() as s:
+            wanted = np.fromiter(
+                s.scalars(space_ids_query(space, self.settings.embed_images)), dtype=np.int64
+            )
+        store = None
+        have = np.zeros(0, dtype=np.int64)
+        if (target / "manifest.json").is_file() or len(wanted):
+            store = self._open_or_create(space, target)
+            have = store.ids()
+        stale = np.setdiff1d(have, wanted, assume_unique=True)
+        missing = np.setdiff1d(wanted, have, assume_unique=True)
+        if store is None or (not len(stale) and not len(missing)):
+            return SyncReport(space, 0, 0, len(have), time.perf_counter() - start)
+        if len(stale):
+            store.remove(stale)
+        done = since_save = 0
+        if progress:
+            progress(space, 0, len(missing))
+        for ids, vectors in self._embed_batches(space, missing):
+            store.add(ids, vectors)
+            done += len(ids)
+            since_save += len(ids)
+            if since_save >= SAVE_EVERY:
+                store.save(target)
+                since_save = 0
+            if progress:
+                progress(space, done, len(missing))
+        store.save(target)
+        return SyncReport(space, done, len(stale), len(store), time.perf_counter() - start)
+
+    def _embed_batches(
+        self, space: Space, ids: np.ndarray, batch: int = 256
+    ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        embedder = self.embedder(space)
+        for lo in range(0, len(ids), batch):
+            chunk_ids = ids[lo : lo + batch].tolist()
+            with self.catalog.session() as s:
+                rows = s.execute(
+                    select(Chunk.id, Chunk.modality, Chunk.text, Asset.thumbnail, Asset.path)
+                    .outerjoin(Asset, Asset.chunk_id == Chunk.id)
+                    .where(Chunk.id.in_(chunk_ids))
+                ).all()
+            texts = [(r.id, r.text) for r in rows if space == "text" or r.modality != "image"]
+            images = [
+                (r.id, r.thumbnail, r.path)
+                for r in rows
+                if space == "clip" and r.modality == "image"
+            ]
+            if texts:
+                vecs = embedder.embed_texts([t for _, t in texts], kind="passage")
+                yield np.array([i for i, _ in texts], dtype=np.int64), vecs
+            if images:
+                assert isinstance(embedder, ImageEmbedder)
+                ok_ids, pics = [], []
+                for item_id, thumb, path in images:
+                    pic = _load_picture(thumb, path)
+                    if pic is not None:
+                        ok_ids.append(item_id)
+                        pics.append(pic)
+                if pics:
+                    yield np.array(ok_ids, dtype=np.int64), embedder.embed_images(pics)
+
+
+def _load_picture(thumbnail: str | None, path: str | None) -> Image.Image | None:
+    """The thumbnail is enough for CLIP (224 px) and far faster to decode than a photo."""
+    for candidate in (thumbnail, path):
+        if candidate and Path(candidate).is_file():
+            try:
+                with Image.open(candidate) as img:
+                    img.seek(0)
+                    return img.convert("RGB")
+            except OSError as exc:
+                log.warning("cannot read image %s: %s", candidate, exc)
+    return None
+
+
+def check_indexes(indexer: Indexer, repair: bool = True) -> list[Finding]:
+    """Per space: readable, built with the configured model, in step with the catalog."""
+    out: list[Finding] = []
+    for space in SPACES:
+        try:
+            store = indexer.open(space)
+        except ModelMismatchError as exc:
+            out.append(Finding(f"{space} index model", False, str(exc)))
+            continue
+        except IndexCorruptError as exc:
+            if repair:  # the catalog holds everything needed to rebuild it
+                shutil.rmtree(indexer.space_dir(space), ignore_errors=True)
+            out.append(
+                Finding(
+                    f"{space} index files",
+                    False,
+                    f"unreadable ({exc})" + ("; rebuilt from the catalog" if repair else ""),
+                    repair,
+                )
+            )
+            store = None
+        if repair:
+            report = indexer.sync(spaces=(space,))[0]
+            changed = bool(report.added or report.removed)
+            out.append(
+                Finding(
+                    f"{space} index vs catalog",
+                    not changed,
+                    f"{report.total} vectors; added {report.added}, removed {report.removed}",
+                    changed,
+                )
+            )
+            continue
+        with indexer.catalog.session() as s:
+            wanted = np.fromiter(s.scalars(space_ids_query(space)), dtype=np.int64)
+        have = store.ids() if store is not None else np.zeros(0, dtype=np.int64)
+        missing, extra = len(np.setdiff1d(wanted, have)), len(np.setdiff1d(have, wanted))
+        out.append(
+            Finding(
+                f"{space} index vs catalog",
+                not (missing or extra),
+                f"{len(have)} vectors; {missing} missing, {extra} stale",
+            )
+        )
+    return out
