@@ -8,7 +8,7 @@ import statistics
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -30,15 +30,10 @@ class PeakRSS:
         me = psutil.Process()
         while not self._stop.is_set():
             total = 0
-            try:
-                procs = [me, *me.children(recursive=True)]
-                for p in procs:
-                    try:
+            with suppress(psutil.Error):
+                for p in [me, *me.children(recursive=True)]:
+                    with suppress(psutil.Error):  # a worker may exit between listing and reading
                         total += p.memory_info().rss
-                    except psutil.Error:
-                        pass
-            except psutil.Error:
-                pass
             self.peak = max(self.peak, total)
             time.sleep(self.interval)
 
@@ -72,8 +67,12 @@ def percentiles(samples_s: list[float]) -> dict[str, float]:
 
 
 def machine() -> dict[str, Any]:
-    return {"cpus": psutil.cpu_count(), "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
-            "python": platform.python_version(), "platform": platform.platform()}
+    return {
+        "cpus": psutil.cpu_count(),
+        "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+    }
 
 
 def write_results(name: str, data: dict[str, Any]) -> Path:
