@@ -20,11 +20,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.common import PeakRSS, timer, write_results  # noqa: E402
-from tests import corpus  # noqa: E402
-from tests.conftest import offline_settings  # noqa: E402
-
-from app.api import MMRag  # noqa: E402
+from app.api import MMRag
+from benchmarks.common import PeakRSS, timer, write_results
+from tests import corpus
+from tests.conftest import offline_settings
 
 
 def ingest_only(root: Path, store: Path, **ingest: object) -> dict[str, float]:
@@ -67,11 +66,16 @@ def main() -> None:
         pics.mkdir()
         for i in range(args.images):
             if i % 2:
-                corpus.screenshot_with_text(pics / f"shot{i}.png", [f"Error {i}: disk quota exceeded",
-                                                                     "Please contact support"])
+                corpus.screenshot_with_text(
+                    pics / f"shot{i}.png",
+                    [f"Error {i}: disk quota exceeded", "Please contact support"],
+                )
             else:
-                corpus.photo(pics / f"photo{i}.jpg", shape=("circle", "square", "star")[i % 3],
-                             colour=("red", "green", "blue")[i % 3])
+                corpus.photo(
+                    pics / f"photo{i}.jpg",
+                    shape=("circle", "square", "star")[i % 3],
+                    colour=("red", "green", "blue")[i % 3],
+                )
         for ocr in (True, False):
             res = ingest_only(pics, work / f"img-{ocr}", workers=args.workers, ocr=ocr)
             res["images_per_s"] = res.pop("files_per_s")
@@ -80,8 +84,10 @@ def main() -> None:
 
         audio = work / "audio"
         audio.mkdir()
-        text = ("Welcome to the quarterly planning meeting. Today we review the budget, the hiring "
-                "plan and the launch date of the new search product. ") * 3
+        text = (
+            "Welcome to the quarterly planning meeting. Today we review the budget, the hiring "
+            "plan and the launch date of the new search product. "
+        ) * 3
         clip = corpus.speech(audio / "talk.wav", text)
         from ingest.readers.audio import parse_audio
 
@@ -89,9 +95,12 @@ def main() -> None:
         parse_audio(clip, settings)  # load the model once
         with timer() as t:
             doc = parse_audio(clip, settings)
-        out["audio"] = {"model": settings.transcriber.model, "audio_s": round(doc.duration_s or 0, 2),
-                        "seconds": round(t["seconds"], 2),
-                        "real_time_factor": round(t["seconds"] / (doc.duration_s or 1), 3)}
+        out["audio"] = {
+            "model": settings.transcriber.model,
+            "audio_s": round(doc.duration_s or 0, 2),
+            "seconds": round(t["seconds"], 2),
+            "real_time_factor": round(t["seconds"] / (doc.duration_s or 1), 3),
+        }
         print("audio:", out["audio"], flush=True)
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ingest.detect import AUDIO_TYPES, EXTENSIONS, TRANSCRIPT_TYPES
+from ingest.readers.audio import find_sidecar
 
 _MEDIA_EXTS = tuple(e for e, t in EXTENSIONS.items() if t in AUDIO_TYPES)
 _TRANSCRIPT_EXTS = tuple(e for e, t in EXTENSIONS.items() if t in TRANSCRIPT_TYPES)
@@ -29,24 +30,18 @@ def _match(rel: str, patterns: list[str]) -> bool:
     )
 
 
-def _sidecar_for(media: Path) -> Path | None:
-    for ext in _TRANSCRIPT_EXTS:
-        exact = media.with_suffix(ext)
-        if exact.is_file():
-            return exact
-    for ext in _TRANSCRIPT_EXTS:  # "talk.en.srt" style: a language tag before the extension
-        tagged = sorted(media.parent.glob(f"{media.stem}.*{ext}"))
-        if tagged:
-            return tagged[0]
-    return None
-
-
 def _is_sidecar(path: Path) -> bool:
-    """A transcript next to a media file of the same stem is read with the media, not alone."""
+    """A transcript that a media file of the same stem will use (it is read with the media)."""
     if path.suffix.lower() not in _TRANSCRIPT_EXTS:
         return False
-    stems = {path.stem, path.stem.rsplit(".", 1)[0]}
-    return any((path.parent / f"{stem}{ext}").is_file() for stem in stems for ext in _MEDIA_EXTS)
+    base = path.name[: -len(path.suffix)]
+    stems = {base, base.rpartition(".")[0]} - {""}  # "talk.srt" and "talk.en.srt"
+    for stem in stems:
+        for ext in _MEDIA_EXTS:
+            for media in (path.parent / f"{stem}{ext}", path.parent / f"{stem}{ext.upper()}"):
+                if media.is_file() and find_sidecar(media) == path:
+                    return True
+    return False
 
 
 def discover(
@@ -59,7 +54,7 @@ def discover(
         if given.is_file():
             root = given.parent
             if not _is_sidecar(given):
-                yield Candidate(given, root, _sidecar_for(given))
+                yield Candidate(given, root, find_sidecar(given))
             continue
         if not given.is_dir():
             raise FileNotFoundError(f"no such file or directory: {given}")
@@ -79,7 +74,7 @@ def discover(
                     continue
                 if _is_sidecar(path) or not path.is_file():
                     continue
-                sidecar = _sidecar_for(path) if path.suffix.lower() in _MEDIA_EXTS else None
+                sidecar = find_sidecar(path) if path.suffix.lower() in _MEDIA_EXTS else None
                 yield Candidate(path, given, sidecar)
 
 

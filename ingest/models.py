@@ -3,12 +3,11 @@
 Real users pass standard hub names (``intfloat/multilingual-e5-small``) or local paths.
 Names starting with ``builtin:`` resolve to models that ship inside PyPI packages or that
 the project builds itself, so everything also works on a machine without a model hub.
-Later stages register their own builtins (e.g. the project's small CLIP).
+Later stages register their own builtins on import (``index.tiny_clip`` adds the small CLIP).
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
 from collections.abc import Callable
@@ -38,23 +37,12 @@ def resolve_model(name: str) -> str:
     if not is_builtin(name):
         return os.path.expanduser(name) if name.startswith(("~", ".", "/")) else name
     key = name[len(BUILTIN_PREFIX) :]
-    if key not in _builtins:
-        _load_plugin_builtins()
     try:
         resolver = _builtins[key]
     except KeyError:
         known = ", ".join(sorted(BUILTIN_PREFIX + k for k in _builtins))
         raise ValueError(f"unknown builtin model {name!r}; known: {known}") from None
     return resolver()
-
-
-def _load_plugin_builtins() -> None:
-    # Downstream stages register builtins on import; importing here keeps resolution lazy.
-    import importlib
-
-    for module in ("index.builtin_models",):
-        with contextlib.suppress(ImportError):
-            importlib.import_module(module)
 
 
 def _minilm() -> str:

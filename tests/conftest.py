@@ -11,7 +11,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("DO_NOT_TRACK", "true")
 
-from app.config import Settings, load_settings  # noqa: E402
+from app.config import Settings, load_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 OFFLINE = ROOT / "configs" / "offline.toml"

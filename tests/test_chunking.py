@@ -12,9 +12,14 @@ def _chunks(elements, size=64, overlap=16):
 
 def test_chunks_are_exact_slices_with_pages_and_sections() -> None:
     body = " ".join(f"Revenue in region {i} grew by {i} percent." for i in range(30))
-    els = [Element("Annual report", "Title", 1, 0), Element("Results", "Title", 1, 1),
-           Element(body, "NarrativeText", 1), Element(body, "NarrativeText", 2),
-           Element("Outlook", "Title", 3, 1), Element("We expect growth.", "NarrativeText", 3)]
+    els = [
+        Element("Annual report", "Title", 1, 0),
+        Element("Results", "Title", 1, 1),
+        Element(body, "NarrativeText", 1),
+        Element(body, "NarrativeText", 2),
+        Element("Outlook", "Title", 3, 1),
+        Element("We expect growth.", "NarrativeText", 3),
+    ]
     text, items = _chunks(els)
     assert len(items) > 3
     for item in items:
@@ -49,8 +54,12 @@ def test_japanese_sentence_ends_are_respected() -> None:
 
 def test_tables_and_lists_stay_whole_when_they_fit() -> None:
     table = "| item | cost |\n|---|---|\n" + "\n".join(f"| row {i} | {i} |" for i in range(5))
-    els = [Element("Filler sentence here. " * 20, "NarrativeText", 1), Element(table, "Table", 1),
-           Element("first", "ListItem", 1), Element("second", "ListItem", 1)]
+    els = [
+        Element("Filler sentence here. " * 20, "NarrativeText", 1),
+        Element(table, "Table", 1),
+        Element("first", "ListItem", 1),
+        Element("second", "ListItem", 1),
+    ]
     _, items = _chunks(els, size=80, overlap=0)
     holders = [i for i in items if "| row 0 |" in i.text]
     assert len(holders) == 1 and "| row 4 |" in holders[0].text

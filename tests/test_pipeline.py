@@ -40,7 +40,9 @@ def test_second_run_parses_nothing_and_changes_replace(tmp_path: Path) -> None:
     assert {r.status for r in again} == {FileStatus.UNCHANGED}
     assert rag.catalog.counts() == before
 
-    (corpus / "note001.md").write_text("# Changed\n\nCompletely new content here.", encoding="utf-8")
+    (corpus / "note001.md").write_text(
+        "# Changed\n\nCompletely new content here.", encoding="utf-8"
+    )
     changed = _statuses(rag.ingest([corpus]))
     assert changed["note001.md"] == "updated"
     assert rag.catalog.counts()["documents"] == 3
@@ -114,9 +116,24 @@ def test_parallel_workers_and_json_report(tmp_path: Path) -> None:
     (corpus / "empty.md").write_bytes(b"")
     report = tmp_path / "report.json"
     proc = subprocess.run(
-        [sys.executable, "-m", "app.cli", "ingest", str(corpus), "--store", str(tmp_path / "s"),
-         "--config", str(OFFLINE), "--workers", "2", "--report", str(report)],
-        capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "app.cli",
+            "ingest",
+            str(corpus),
+            "--store",
+            str(tmp_path / "s"),
+            "--config",
+            str(OFFLINE),
+            "--workers",
+            "2",
+            "--report",
+            str(report),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert proc.returncode == 0, proc.stderr
     data = json.loads(report.read_text())
@@ -131,8 +148,19 @@ def test_killed_run_resumes_without_duplicates(tmp_path: Path) -> None:
     _write_notes(corpus, 40)
     store = tmp_path / "store"
     db = store / "catalog.sqlite3"
-    cmd = [sys.executable, "-m", "app.cli", "ingest", str(corpus), "--store", str(store),
-           "--config", str(OFFLINE), "--workers", "1"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "app.cli",
+        "ingest",
+        str(corpus),
+        "--store",
+        str(store),
+        "--config",
+        str(OFFLINE),
+        "--workers",
+        "1",
+    ]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     stored = 0
     deadline = time.time() + 240
@@ -156,4 +184,7 @@ def test_killed_run_resumes_without_duplicates(tmp_path: Path) -> None:
     con = sqlite3.connect(db)
     assert con.execute("select count(*) from documents").fetchone()[0] == 40
     assert con.execute("select count(distinct path) from files").fetchone()[0] == 40
-    assert con.execute("select count(*) from ingest_runs where status='interrupted'").fetchone()[0] >= 1
+    assert (
+        con.execute("select count(*) from ingest_runs where status='interrupted'").fetchone()[0]
+        >= 1
+    )

@@ -41,4 +41,3 @@ def _threads(threads: int | None) -> None:
         import torch
 
         torch.set_num_threads(threads)
-

@@ -37,11 +37,11 @@ def read_file(
     elif file_type in AUDIO_TYPES:
         from ingest.readers.audio import parse_audio
 
-        parsed = parse_audio(path, ctx.settings, sidecar=sidecar)
+        parsed = parse_audio(path, ctx.settings, sidecar=sidecar, counter=ctx.counter)
     elif file_type in TRANSCRIPT_TYPES:
         from ingest.readers.audio import parse_transcript
 
-        parsed = parse_transcript(path, ctx.settings)
+        parsed = parse_transcript(path, ctx.settings, counter=ctx.counter)
     else:
         from ingest.readers.documents import parse_document
 

@@ -1,0 +1,184 @@
+"""CLIP-style image-text embeddings through open_clip (pretrained names, local files, builtins)."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image, ImageOps
+
+from index.embedders.base import ModelIdentity, TextKind, pick_device
+
+_LOCAL_DIR = "local-dir:"
+_CONFIG_FILE = "open_clip_config.json"
+
+
+@dataclass(frozen=True, slots=True)
+class _Loaded:
+    model: Any  # open_clip.model.CLIP (or a subclass)
+    preprocess: Callable[[Image.Image], Any]
+    tokenizer: Callable[[list[str]], Any]
+    input_dtype: Any  # torch dtype the image tower expects
+    image_size: int
+    dim: int
+
+
+_cache: dict[tuple[str, str | None, str, str], _Loaded] = {}
+_cache_lock = threading.Lock()
+
+
+def resolve_spec(model: str, pretrained: str | None = None) -> tuple[str, str | None]:
+    """Map a configured model/pretrained pair to what ``open_clip.create_model`` accepts.
+
+    ``builtin:NAME`` goes through :func:`ingest.models.resolve_model`; a bare folder holding an
+    ``open_clip_config.json`` becomes ``local-dir:FOLDER``; ``~`` is expanded in paths.
+    """
+    import index.tiny_clip  # noqa: F401  (registers builtin:tiny-clip)
+    from ingest.models import is_builtin, resolve_model
+
+    if is_builtin(model):
+        model = resolve_model(model)
+    if model.startswith(_LOCAL_DIR):
+        model = _LOCAL_DIR + os.path.expanduser(model[len(_LOCAL_DIR) :])
+    elif model.startswith(("~", ".", "/")) and (Path(model).expanduser() / _CONFIG_FILE).is_file():
+        model = _LOCAL_DIR + str(Path(model).expanduser())
+    if pretrained and pretrained.startswith(("~", ".", "/")):
+        pretrained = os.path.expanduser(pretrained)
+    return model, pretrained
+
+
+def _load(model: str, pretrained: str | None, device: str, precision: str) -> _Loaded:
+    key = (model, pretrained, device, precision)
+    with _cache_lock:  # one load per process and spec, also under concurrent first use
+        if key not in _cache:
+            import open_clip
+            import torch
+
+            net, _, preprocess = open_clip.create_model_and_transforms(
+                model, pretrained=pretrained, device=device, precision=precision
+            )
+            net.eval()
+            size = open_clip.get_model_preprocess_cfg(net)["size"]
+            with torch.inference_mode():
+                probe = net.encode_text(open_clip.get_tokenizer(model)([""]).to(device))
+            _cache[key] = _Loaded(
+                model=net,
+                preprocess=preprocess,
+                tokenizer=open_clip.get_tokenizer(model),
+                input_dtype=open_clip.get_input_dtype(precision) or torch.float32,
+                image_size=int(size[0] if isinstance(size, (tuple, list)) else size),
+                dim=int(probe.shape[-1]),
+            )
+        return _cache[key]
+
+
+def load_image(image: Path | str | Image.Image, draft_size: int | None = None) -> Image.Image:
+    """Open an image as RGB (first frame of animations; alpha flattened onto white).
+
+    Raises ``ValueError`` naming the file when it cannot be decoded.
+    """
+    if isinstance(image, Image.Image):
+        return _to_rgb(image)
+    path = Path(image)
+    try:
+        with Image.open(path) as img:
+            if draft_size:  # JPEG: decode at reduced scale, far faster for big photos
+                img.draft("RGB", (draft_size, draft_size))
+            img.seek(0)
+            img.load()
+            return _to_rgb(ImageOps.exif_transpose(img) or img)
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
+        raise ValueError(f"cannot read image {path}: {exc}") from exc
+
+
+def _to_rgb(img: Image.Image) -> Image.Image:
+    if img.mode in ("RGBA", "LA") or (img.mode == "P" and "transparency" in img.info):
+        rgba = img.convert("RGBA")
+        canvas = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(canvas, rgba).convert("RGB")
+    return img if img.mode == "RGB" else img.convert("RGB")
+
+
+class OpenClipEmbedder:
+    """Texts and images in one space via an open_clip model.
+
+    ``model`` is an open_clip name (``ViT-B-32`` with ``pretrained="laion2b_s34b_b79k"``;
+    ``xlm-roberta-base-ViT-B-32`` / ``laion5b_s13b_b90k`` for Japanese queries),
+    ``hf-hub:org/repo``,
+    ``local-dir:/folder`` (config + weights), or ``builtin:tiny-clip``; ``pretrained`` may also be a
+    local checkpoint file. Runs on CUDA in fp16 when available, else on the CPU in fp32 with
+    torch's configured thread count.
+    """
+
+    def __init__(
+        self,
+        model: str,
+        pretrained: str | None = None,
+        device: str = "auto",
+        batch_size: int = 64,
+        precision: str = "auto",
+    ) -> None:
+        self.device = pick_device(device)
+        if precision == "auto":
+            precision = "fp16" if self.device.startswith("cuda") else "fp32"
+        self.precision = precision
+        self.batch_size = max(1, batch_size)
+        self.spec, self.pretrained = resolve_spec(model, pretrained)
+        self._m = _load(self.spec, self.pretrained, self.device, precision)
+        name = f"{model}:{pretrained}" if pretrained else model
+        self.identity = ModelIdentity(backend="open-clip", name=name, dim=self._m.dim)
+
+    @property
+    def dim(self) -> int:
+        return self._m.dim
+
+    def embed_texts(self, texts: Sequence[str], kind: TextKind = "passage") -> np.ndarray:
+        """Embed texts (``kind`` is irrelevant for CLIP: queries and captions share one tower)."""
+        import torch
+
+        out = [np.zeros((0, self.dim), np.float32)]
+        with torch.inference_mode(), self._autocast():
+            for batch in _batches(list(texts), self.batch_size):
+                tokens = self._m.tokenizer(batch).to(self.device)
+                out.append(self._finish(self._m.model.encode_text(tokens, normalize=True)))
+        return np.concatenate(out)
+
+    def embed_images(self, images: Sequence[Path | Image.Image]) -> np.ndarray:
+        """Embed image files or PIL images; broken files raise ``ValueError`` naming the file."""
+        import torch
+
+        out = [np.zeros((0, self.dim), np.float32)]
+        draft = 2 * self._m.image_size
+        for batch in _batches(list(images), self.batch_size):
+            # decode per batch so memory stays bounded for large folders
+            pixels = torch.stack([self._m.preprocess(load_image(im, draft)) for im in batch])
+            pixels = pixels.to(self.device, dtype=self._m.input_dtype)
+            with torch.inference_mode(), self._autocast():
+                out.append(self._finish(self._m.model.encode_image(pixels, normalize=True)))
+        return np.concatenate(out)
+
+    def _autocast(self) -> Any:
+        import contextlib
+
+        import torch
+
+        if self.device.startswith("cuda") and self.precision in ("fp16", "bf16"):
+            dtype = torch.float16 if self.precision == "fp16" else torch.bfloat16
+            return torch.autocast("cuda", dtype=dtype)
+        return contextlib.nullcontext()
+
+    @staticmethod
+    def _finish(x: Any) -> np.ndarray:
+        v = x.float().cpu().numpy()
+        # re-normalise in fp32: rows normalised in fp16 are only unit to ~1e-3
+        return v / np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-12)
+
+
+def _batches(items: list[Any], size: int) -> Iterator[list[Any]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]

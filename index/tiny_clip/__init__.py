@@ -1,0 +1,71 @@
+"""The project's own small CLIP, trained once per machine on generated shapes and words.
+
+No pretrained CLIP weights can be downloaded on the project's build machines, so tests and the
+offline demo use this model (``builtin:tiny-clip``). It understands colours, simple shapes,
+positions, sizes, counts and a few rendered words — nothing like a real CLIP; real users should
+configure a pretrained open_clip model instead.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+from pathlib import Path
+
+from ingest.models import cache_dir, register_builtin
+
+log = logging.getLogger(__name__)
+
+MODEL_NAME = "tiny-clip-v1"  # bump the suffix whenever the recipe changes
+
+
+def model_dir() -> Path:
+    """Where the builtin model lives: ``<cache_dir()>/tiny-clip-v1``."""
+    return cache_dir() / MODEL_NAME
+
+
+def is_complete(folder: Path) -> bool:
+    from index.tiny_clip.train import CONFIG_FILE, WEIGHTS_FILE
+
+    return (folder / CONFIG_FILE).is_file() and (folder / WEIGHTS_FILE).is_file()
+
+
+def ensure_model(
+    folder: Path | None = None, *, force: bool = False, **train_kwargs: object
+) -> Path:
+    """Return a trained model folder, training it first if missing.
+
+    Training writes into a temporary sibling folder that is renamed into place, under a file lock:
+    concurrent processes wait for one build and readers never see a half-written folder.
+    """
+    from filelock import FileLock
+
+    from index.tiny_clip.train import DEFAULT_STEPS, train
+
+    folder = Path(folder or model_dir()).expanduser().resolve()
+    if is_complete(folder) and not force:
+        return folder
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(folder.with_name(folder.name + ".lock"))):
+        if is_complete(folder) and not force:
+            return folder  # another process built it while we waited
+        steps = int(train_kwargs.get("steps", DEFAULT_STEPS))  # type: ignore[call-overload]
+        log.warning(
+            "training the project's small CLIP into %s (one time, ~%d min on 2 CPU cores)",
+            folder, max(1, round(steps * 0.3 / 60)),
+        )  # fmt: skip
+        tmp = folder.with_name(f"{folder.name}.tmp{os.getpid()}")
+        shutil.rmtree(tmp, ignore_errors=True)
+        try:
+            meta = train(tmp, **train_kwargs)  # type: ignore[arg-type]
+            if folder.exists():
+                shutil.rmtree(folder)
+            os.replace(tmp, folder)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        log.warning("small CLIP trained in %.0fs: %s", meta["train_seconds"], folder)
+    return folder
+
+
+register_builtin("tiny-clip", lambda: f"local-dir:{ensure_model()}")

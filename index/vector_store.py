@@ -1,0 +1,150 @@
+"""Vector stores: one per embedding space, persisted in a directory.
+
+The interface (`VectorStore`), its errors and settings live here; the FAISS implementation is
+`index.faiss_store.FaissStore` (also importable from this module).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal, Protocol, runtime_checkable
+
+import numpy as np
+from pydantic import Field
+
+from ingest.config import Section
+
+if TYPE_CHECKING:  # index.config imports this module, and index.embedders imports index.config
+    from index.embedders.base import ModelIdentity
+    from index.faiss_store import FaissStore
+
+Metric = Literal["ip", "l2"]
+
+
+class VectorStoreError(RuntimeError):
+    """Base class of the vector store's errors."""
+
+
+class IndexCorruptError(VectorStoreError):
+    """The files on disk are missing, truncated or do not match their manifest."""
+
+
+class ModelMismatchError(VectorStoreError):
+    """The store was built with another embedding model than the one configured."""
+
+    def __init__(self, directory: Path, stored: ModelIdentity, expected: ModelIdentity) -> None:
+        self.stored, self.expected = stored, expected
+        super().__init__(
+            f"the index in {directory} was built with {stored.backend} model {stored.name!r} "
+            f"(dim {stored.dim}), but the configured model is {expected.backend} model "
+            f"{expected.name!r} (dim {expected.dim}); vectors of different models cannot be "
+            f"compared. Rebuild the index with `mmrag reindex --model {expected.name}`, or "
+            f"configure {stored.name!r} again."
+        )
+
+
+class VectorStoreSettings(Section):
+    """Index choice and run-time knobs (defaults justified in benchmarks/results/faiss_scale.md)."""
+
+    ann_threshold: int = Field(
+        default=50_000, ge=1, description="live vectors beyond which an auto store goes ANN"
+    )
+    ann_factory: str = Field(
+        default="HNSW32,Flat",
+        description="FAISS factory string of the ANN index; '{nlist}' is filled from the size",
+    )
+    ef_search: int = Field(default=128, ge=1, description="HNSW search breadth")
+    ef_construction: int = Field(default=40, ge=1, description="HNSW build breadth")
+    nprobe: int = Field(default=32, ge=1, description="IVF lists visited per query")
+    refine_k_factor: float = Field(
+        default=4.0, ge=1.0, description="candidates re-ranked per result by ',RFlat' indexes"
+    )
+    filter_boost_max: float = Field(
+        default=8.0, ge=1.0, description="cap on raising efSearch/nprobe for selective filters"
+    )
+    exact_filter_max: int = Field(
+        default=20_000,
+        ge=0,
+        description="allowed_ids sets up to this size are searched exactly (never starve)",
+    )
+    compact_ratio: float = Field(
+        default=0.25, gt=0, le=1, description="rebuild once this share of rows is deleted"
+    )
+    mmap_threshold_mb: float = Field(
+        default=1024.0, ge=0, description="open(mmap=None) memory-maps index files this large"
+    )
+    verify_max_mb: float = Field(
+        default=2048.0, ge=0, description="files up to this size are checksummed on open"
+    )
+    threads: int | None = Field(
+        default=None, ge=1, description="FAISS OpenMP threads; default: $MMRAG_THREADS or all"
+    )
+    use_gpu: bool = True
+
+
+@runtime_checkable
+class VectorStore(Protocol):
+    """Nearest-neighbour search over (int64 id, unit vector) rows of one embedding space."""
+
+    @property
+    def identity(self) -> ModelIdentity: ...
+
+    @property
+    def factory(self) -> str: ...
+
+    def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
+        """Insert rows; an id that is already stored is replaced."""
+        ...
+
+    def remove(self, ids: np.ndarray) -> int:
+        """Delete rows by id (unknown ids are ignored); returns how many were removed."""
+        ...
+
+    def search(
+        self, queries: np.ndarray, k: int, *, allowed_ids: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Top-k (scores, ids) per query, best first, padded with id -1."""
+        ...
+
+    def ids(self) -> np.ndarray:
+        """The stored ids, sorted."""
+        ...
+
+    def __len__(self) -> int: ...
+
+    def save(self, directory: str | Path | None = None) -> Path:
+        """Write the store atomically; returns the directory."""
+        ...
+
+
+def set_threads(threads: int | None = None) -> int:
+    """Apply the FAISS thread count (argument, else $MMRAG_THREADS); returns the count in use."""
+    import faiss
+
+    if threads is None and os.environ.get("MMRAG_THREADS", "").strip():
+        threads = int(os.environ["MMRAG_THREADS"])
+    if threads is not None:
+        faiss.omp_set_num_threads(max(1, threads))
+    return faiss.omp_get_max_threads()
+
+
+def __getattr__(name: str) -> object:
+    # FaissStore is re-exported lazily: faiss_store imports this module
+    if name == "FaissStore":
+        from index.faiss_store import FaissStore
+
+        return FaissStore
+    raise AttributeError(name)
+
+
+__all__ = [
+    "FaissStore",
+    "IndexCorruptError",
+    "Metric",
+    "ModelMismatchError",
+    "VectorStore",
+    "VectorStoreError",
+    "VectorStoreSettings",
+    "set_threads",
+]
