@@ -2,7 +2,8 @@
 
 Every chunk's text is an exact slice ``doc_text[char_start:char_end]`` of the document's
 extracted text (elements joined by blank lines), so offsets can always be checked. Titles
-start new sections; tables and lists stay whole when they fit; prose is packed by whole
+start new sections and a new page or slide starts a new chunk; tables and lists stay whole when
+they fit; prose is packed by whole
 sentences (Japanese 。！？ included) and only cut inside a sentence that alone exceeds the budget.
 """
 
@@ -155,6 +156,8 @@ def _pack(elements: list[list[_Piece]], max_tokens: int, overlap: int) -> list[l
         if not pieces:
             continue
         first = pieces[0]
+        if cur and first.page is not None and cur[-1].page not in (None, first.page):
+            flush(carry=False)  # chunks never span pages or slides: citations stay exact
         if first.type in TITLE_TYPES and cur and not all(p.type in TITLE_TYPES for p in cur):
             flush(carry=False)  # a new section never starts with the old one's tail
         total = sum(p.tokens for p in pieces)

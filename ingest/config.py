@@ -67,6 +67,7 @@ class IngestSettings(Section):
     max_pages: int = Field(default=5000, gt=0)
     max_audio_minutes: float = Field(default=240.0, gt=0)
     ocr: bool = True
+    pdf_tables: bool = Field(default=True, description="detect ruled tables in PDFs (pdfplumber)")
     ocr_languages: str = "eng+jpn"
     ocr_timeout_s: float = 120.0
     min_image_px: int = Field(default=48, description="smaller embedded images are ignored")

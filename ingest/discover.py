@@ -13,6 +13,7 @@ from ingest.readers.audio import find_sidecar
 
 _MEDIA_EXTS = tuple(e for e, t in EXTENSIONS.items() if t in AUDIO_TYPES)
 _TRANSCRIPT_EXTS = tuple(e for e, t in EXTENSIONS.items() if t in TRANSCRIPT_TYPES)
+IGNORE_FILE = ".mmragignore"
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +45,22 @@ def _is_sidecar(path: Path) -> bool:
     return False
 
 
+def ignore_patterns(root: Path) -> list[str]:
+    """Exclude globs from ``root/.mmragignore`` (one per line, ``#`` comments, --exclude syntax).
+
+    A trailing ``/`` names a folder and everything under it.
+    """
+    path = root / IGNORE_FILE
+    if not path.is_file():
+        return []
+    patterns = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            patterns.append(line + "**" if line.endswith("/") else line)
+    return patterns
+
+
 def discover(
     paths: Iterable[Path], include: list[str] | None = None, exclude: list[str] | None = None
 ) -> Iterator[Candidate]:
@@ -58,19 +75,20 @@ def discover(
             continue
         if not given.is_dir():
             raise FileNotFoundError(f"no such file or directory: {given}")
+        excluded = [*exclude, IGNORE_FILE, *ignore_patterns(given)]
         for dirpath, dirnames, filenames in os.walk(given):
             dirnames.sort()
             rel_dir = os.path.relpath(dirpath, given)
             dirnames[:] = [
                 d
                 for d in dirnames
-                if not _match(os.path.normpath(os.path.join(rel_dir, d)) + "/", exclude)
-                and not _match(os.path.normpath(os.path.join(rel_dir, d, "x")), exclude)
+                if not _match(os.path.normpath(os.path.join(rel_dir, d)) + "/", excluded)
+                and not _match(os.path.normpath(os.path.join(rel_dir, d, "x")), excluded)
             ]
             for name in sorted(filenames):
                 path = Path(dirpath) / name
                 rel = os.path.normpath(os.path.join(rel_dir, name))
-                if _match(rel, exclude) or (include and not _match(rel, include)):
+                if _match(rel, excluded) or (include and not _match(rel, include)):
                     continue
                 if _is_sidecar(path) or not path.is_file():
                     continue

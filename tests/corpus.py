@@ -989,12 +989,23 @@ def _encode(
 
 def espeak_wav(text: str, voice: str = "en", *, wpm: int = 160) -> bytes:
     """WAV bytes (22.05 kHz mono) of ``text`` spoken by espeak-ng (``voice`` e.g. en, en-us, ja)."""
-    return subprocess.run(
+    raw = subprocess.run(
         ["espeak-ng", "-v", voice, "-s", str(wpm), "-b", "1", "--stdout"],
         input=text.encode("utf-8"),
         capture_output=True,
         check=True,
     ).stdout
+    # espeak-ng streams its WAV with a placeholder length (2**31 bytes, some versions): rewrite
+    # the header from the samples actually written so every reader sees the true duration
+    with wave.open(io.BytesIO(raw)) as w:
+        params = w.getparams()
+        frames = w.readframes(w.getnframes())  # a too-long claimed chunk just reads to EOF
+    frames = frames[: len(frames) - len(frames) % (params.sampwidth * params.nchannels)]
+    buf = io.BytesIO()
+    with wave.open(buf, "wb") as out:
+        out.setparams(params._replace(nframes=0))
+        out.writeframes(frames)
+    return buf.getvalue()
 
 
 def speech(

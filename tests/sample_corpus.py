@@ -684,6 +684,11 @@ slide, section, time span), for writing evaluation questions.
 Total: {total:,} bytes.
 """
     (root / "README.md").write_text(text, encoding="utf-8")
+    (root / ".mmragignore").write_text(
+        "# Not part of the sample corpus: documentation of it and evaluation questions about it.\n"
+        "README.md\nFACTS.md\neval/\n",
+        encoding="utf-8",
+    )
 
 
 def _write_facts(root: Path, facts: _Facts) -> None:

@@ -418,6 +418,8 @@ def test_committed_facts_are_in_their_files() -> None:
         assert path.is_file(), file
         text = _file_text(path, where)
         if text is not None:
+            if path.suffix == ".pdf":  # a PDF table's text layer has no column separators
+                fact = fact.replace("|", "")
             assert _norm(fact) in _norm(text), (file, where, fact)
             checked += 1
     assert checked >= 45
@@ -430,7 +432,9 @@ def test_committed_data_readme_lists_every_file() -> None:
     present = {
         p.relative_to(DATA).as_posix()
         for p in DATA.rglob("*")
-        if p.is_file() and p.name not in ("README.md", "FACTS.md")
+        if p.is_file()
+        and p.name not in ("README.md", "FACTS.md", ".mmragignore")
+        and not p.relative_to(DATA).as_posix().startswith("eval/")
     }
     assert listed == present
     assert sum(p.stat().st_size for p in DATA.rglob("*") if p.is_file()) < 3_000_000

@@ -37,8 +37,11 @@ class SentenceEmbedder:
         )
         self.query_prefix = default_q if query_prefix is None else query_prefix
         self.passage_prefix = default_p if passage_prefix is None else passage_prefix
-        dim = self.model.get_sentence_embedding_dimension()
-        assert dim is not None
+        # renamed in sentence-transformers 6; the old name still works but warns
+        get_dim = getattr(self.model, "get_embedding_dimension", None)
+        dim = get_dim() if get_dim else self.model.get_sentence_embedding_dimension()
+        if dim is None:
+            raise ValueError(f"{model!r} does not report its embedding dimension")
         self.identity = ModelIdentity("sentence-transformers", model, int(dim))
 
     def embed_texts(self, texts: Sequence[str], kind: TextKind = "passage") -> np.ndarray:

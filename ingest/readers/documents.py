@@ -14,6 +14,7 @@ from typing import Any
 from ingest.chunking import chunk_elements
 from ingest.readers.context import ReadContext
 from ingest.readers.images import describe_image
+from ingest.readers.pdf_tables import PdfTable, find_tables, inside, ruled_pages
 from ingest.readers.tables import html_table_to_markdown
 from ingest.readers.unstructured_setup import setup_unstructured
 from ingest.text import decode_text, detect_language
@@ -128,7 +129,8 @@ def _read_pdf(
             raw = partition_pdf(filename=str(path), strategy="fast", languages=languages)
         except Exception as exc:
             raise IngestError(f"corrupt or unreadable PDF ({type(exc).__name__}: {exc})") from exc
-        elements = _convert(raw)
+        tables = find_tables(path, ruled_pages(pdf)) if ctx.settings.pdf_tables else []
+        elements = _convert(_with_tables(raw, tables))
         text_per_page = Counter[int]()
         for el in elements:
             text_per_page[el.page or 1] += len(el.text)
@@ -139,6 +141,27 @@ def _read_pdf(
             warnings.append(f"{len(blank)} page(s) without a text layer were not OCR'd (ocr=false)")
         images = _pdf_images(pdf, ctx, set(blank), warnings)
     return elements, n_pages, images, warnings
+
+
+def _with_tables(raw: list[Any], tables: list[PdfTable]) -> list[Any]:
+    """Replace the loose cells of each found table by one Table element, where it starts."""
+    if not tables:
+        return raw
+    from unstructured.documents.elements import ElementMetadata, Table
+
+    out: list[Any] = []
+    placed: set[int] = set()
+    for el in raw:
+        page = getattr(el.metadata, "page_number", None)
+        coords = getattr(el.metadata, "coordinates", None)
+        points = getattr(coords, "points", None)
+        hit = next((i for i, t in enumerate(tables) if inside(t, page, points)), None)
+        if hit is None:
+            out.append(el)
+        elif hit not in placed:
+            placed.add(hit)
+            out.append(Table(text=tables[hit].markdown, metadata=ElementMetadata(page_number=page)))
+    return out
 
 
 def _closing(pdf: Any) -> Any:

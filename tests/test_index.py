@@ -1,0 +1,178 @@
+"""Indexes follow the catalog: add, delete, persist, crash recovery, model identity, reindex."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from app.api import MMRag
+from index.indexer import Indexer
+from index.vector_store import ModelMismatchError
+
+from .conftest import DATA, OFFLINE, ROOT, offline_settings
+
+CONTRACT = {"id", "score", "modality", "source", "page", "t_start", "t_end", "title", "section",
+            "text", "thumbnail"}  # fmt: skip
+
+
+def _folder(root: Path) -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "bridges.md").write_text(
+        "# Bridges\n\nThe footbridge over the river was inspected for corrosion in August.",
+        encoding="utf-8",
+    )
+    (root / "cooking.md").write_text(
+        "# Cooking\n\nSlow-roasted tomatoes with garlic and olive oil make a rich pasta sauce.",
+        encoding="utf-8",
+    )
+    for name in ("red_circle.jpg", "yellow_star.png"):
+        (root / name).write_bytes((DATA / "images" / name).read_bytes())
+    return root
+
+
+def _space_ids(rag: MMRag, space: str) -> set[int]:
+    store = rag.indexer.open(space)  # type: ignore[arg-type]
+    return set() if store is None else set(store.ids().tolist())
+
+
+def _chunk_ids(rag: MMRag) -> set[int]:
+    return {row.id for row in rag.catalog.iter_chunks()}
+
+
+def test_ingest_indexes_every_item_and_prune_deletes(tmp_path: Path) -> None:
+    folder = _folder(tmp_path / "files")
+    rag = MMRag(offline_settings(tmp_path / "store"))
+    list(rag.ingest([folder]))
+    ids = _chunk_ids(rag)
+    assert _space_ids(rag, "clip") == ids  # images and text items share the CLIP space
+    assert _space_ids(rag, "text") < ids  # photos without text have no passage vector
+
+    top = rag.search("corrosion of a footbridge", k=1, modality="text")[0]
+    assert top.source.endswith("bridges.md")
+    (folder / "bridges.md").unlink()
+    list(rag.ingest([folder], prune=True))
+    assert top.id not in _space_ids(rag, "text") | _space_ids(rag, "clip")
+    assert all(not r.source.endswith("bridges.md") for r in rag.search("footbridge", k=5))
+
+    reopened = MMRag(offline_settings(tmp_path / "store"))  # persisted: a new process sees it
+    assert _space_ids(reopened, "clip") == _chunk_ids(reopened)
+
+
+def test_text_to_image_and_image_to_image(tmp_path: Path) -> None:
+    rag = MMRag(offline_settings(tmp_path / "store"))
+    list(rag.ingest([_folder(tmp_path / "files")]))
+    hits = rag.search("a yellow star", k=2, modality="image")
+    assert Path(hits[0].source).name == "yellow_star.png"
+    assert hits[0].thumbnail and Path(hits[0].thumbnail).is_file()
+
+    query = tmp_path / "query.jpg"  # the same scene, re-encoded at another size
+    from PIL import Image
+
+    with Image.open(DATA / "images" / "red_circle.jpg") as img:
+        img.convert("RGB").resize((320, 240)).save(query, quality=70)
+    assert Path(rag.search(image=query, k=1, modality="image")[0].source).name == "red_circle.jpg"
+
+
+def test_search_json_contract_from_the_cli(tmp_path: Path) -> None:
+    folder, store = _folder(tmp_path / "files"), tmp_path / "store"
+    list(MMRag(offline_settings(store)).ingest([folder]))
+    out = subprocess.run(
+        [sys.executable, "-m", "app.cli", "search", "tomato pasta sauce", "--store", str(store),
+         "--config", str(OFFLINE), "--k", "3", "--json"],
+        capture_output=True, text=True, check=True, cwd=ROOT, timeout=300,
+    ).stdout  # fmt: skip
+    payload = json.loads(out)
+    assert payload["query"] == "tomato pasta sauce"
+    first = payload["results"][0]
+    assert set(first) >= CONTRACT
+    assert first["modality"] in ("text", "image", "audio")
+    assert Path(first["source"]).name == "cooking.md" and Path(first["source"]).is_absolute()
+    assert isinstance(first["score"], float)
+
+
+def test_model_mismatch_is_refused_and_reindex_swaps(tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    rag = MMRag(offline_settings(store))
+    list(rag.ingest([_folder(tmp_path / "files")]))
+    before = rag.indexer.space_dir("text")
+
+    other = offline_settings(store, embed={"text_model": str(_minilm_copy(tmp_path))})
+    indexer = Indexer(other.embed, other.index, rag.catalog, store)
+    with pytest.raises(ModelMismatchError, match="mmrag reindex --model"):
+        indexer.open("text")
+
+    report = rag.reindex("text", other.embed.text_model)
+    assert report.total == len(_space_ids(rag, "text"))
+    assert rag.indexer.space_dir("text") != before  # a new generation beside the old one
+    assert rag.search("corrosion", k=1, modality="text")[0].source.endswith("bridges.md")
+    # the store remembers the model it now uses: opening it without a config file works
+    again = MMRag.open(store)
+    assert again.settings.embed.text_model == other.embed.text_model
+    assert again.search("corrosion", k=1, modality="text")[0].source.endswith("bridges.md")
+    # while an explicit config naming the old model is refused with the way out
+    with pytest.raises(ModelMismatchError, match="mmrag reindex"):
+        MMRag.open(store, config=OFFLINE).search("corrosion", k=1, modality="text")
+
+
+def _minilm_copy(tmp_path: Path) -> Path:
+    """The same weights under another name: a 'different model' without a hub."""
+    import shutil
+
+    from ingest.models import resolve_model
+
+    dst = tmp_path / "minilm-copy"
+    shutil.copytree(resolve_model("builtin:all-MiniLM-L6-v2"), dst)
+    return dst
+
+
+_CRASH = """
+import os, sys
+from app.api import MMRag
+from tests.conftest import offline_settings
+import index.faiss_store as fs
+rag = MMRag(offline_settings(__import__("pathlib").Path(sys.argv[1])))
+real_save = fs.FaissStore.save
+def dying_save(self, *a, **k):
+    os._exit(9)  # killed after the catalog committed, before any index reached disk
+fs.FaissStore.save = dying_save
+list(rag.ingest([sys.argv[2]]))
+"""
+
+
+def test_kill_between_catalog_and_index_writes_is_repaired(tmp_path: Path) -> None:
+    store, folder = tmp_path / "store", _folder(tmp_path / "files")
+    rag = MMRag(offline_settings(store))
+    list(rag.ingest([folder]))
+    rag.catalog.close()
+    (folder / "late.md").write_text("# Late\n\nA note about migrating birds in autumn.")
+    proc = subprocess.run(
+        [sys.executable, "-c", _CRASH, str(store), str(folder)],
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )  # fmt: skip
+    assert proc.returncode == 9, proc.stderr[-2000:]
+
+    rag = MMRag(offline_settings(store))
+    assert _space_ids(rag, "clip") != _chunk_ids(rag)  # the catalog is ahead of the index
+    findings = rag.doctor(repair=True)
+    assert any(f.repaired for f in findings)
+    assert _space_ids(rag, "clip") == _chunk_ids(rag)
+    assert rag.search("migrating birds", k=1, modality="text")[0].source.endswith("late.md")
+    assert all(f.ok or f.repaired for f in rag.doctor(repair=True))
+
+
+def test_embeddings_are_normalised_and_batched_consistently(tmp_path: Path) -> None:
+    rag = MMRag(offline_settings(tmp_path / "store"))
+    text = rag.indexer.embedder("text")
+    texts = ["a short sentence", "ein anderer Satz", "日本語の文です。"] * 11
+    one_batch = text.embed_texts(texts, kind="passage")
+    assert one_batch.shape == (33, text.identity.dim) and one_batch.dtype == np.float32
+    assert np.allclose(np.linalg.norm(one_batch, axis=1), 1, atol=1e-4)
+    singles = np.vstack([text.embed_texts([t], kind="passage") for t in texts[:3]])
+    assert np.allclose(singles, one_batch[:3], atol=1e-4)
