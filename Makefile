@@ -48,6 +48,8 @@ ui: setup
 
 bench: setup
 	$(PY) benchmarks/ingest.py
+	$(PY) benchmarks/embed_index.py
+	$(PY) benchmarks/search.py
 
 clean:
 	rm -rf $(STORE) .pytest_cache

@@ -16,6 +16,7 @@ import argparse
 import shutil
 import sys
 import tempfile
+from dataclasses import asdict
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -54,12 +55,14 @@ def main() -> None:
     out: dict[str, object] = {"workers": args.workers}
     try:
         small, large = work / "docs-small", work / "docs-large"
-        corpus.bulk_corpus(small, n_files=max(30, args.files // 3), seed=1, images=False)
-        corpus.bulk_corpus(large, n_files=args.files, seed=2, images=False)
+        # text documents only: the corpus' few photos are measured with the images below
+        docs_only = {"workers": args.workers, "exclude": ["images/**"]}
+        out["corpus_small"] = asdict(corpus.bulk_corpus(small, max(30, args.files // 3), seed=1))
+        out["corpus"] = asdict(corpus.bulk_corpus(large, args.files, seed=2))
         # warm-up: model/tokenizer files into the page cache
-        ingest_only(small, work / "warm", workers=args.workers)
-        out["documents_small"] = ingest_only(small, work / "s1", workers=args.workers)
-        out["documents"] = ingest_only(large, work / "s2", workers=args.workers)
+        ingest_only(small, work / "warm", **docs_only)
+        out["documents_small"] = ingest_only(small, work / "s1", **docs_only)
+        out["documents"] = ingest_only(large, work / "s2", **docs_only)
         print("documents:", out["documents"], flush=True)
 
         pics = work / "images"
