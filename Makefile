@@ -26,7 +26,9 @@ system:
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e ".[dev]"
+	# llama-cpp-python compiles llama.cpp: a portable build, not one tuned to (and crashing on
+	# some of) the build machine's CPU features
+	CMAKE_ARGS="$${CMAKE_ARGS:--DGGML_NATIVE=OFF}" $(PY) -m pip install -q -e ".[dev]"
 	touch $@
 
 venv: $(VENV)/.installed

@@ -6,6 +6,8 @@
 ...     print(result.status, result.path)
 >>> for hit in rag.search("quarterly revenue", k=5):
 ...     print(hit.score, hit.source, hit.page)
+>>> answer = rag.ask("What was the revenue in 2025?")  # grounded, with [n] citations
+>>> print(answer.text, [c.source.result.source for c in answer.citations])
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PIL import Image
 
@@ -25,7 +27,12 @@ from ingest.catalog.health import Finding, check_catalog
 from retrieval.config import Mode
 from retrieval.filters import Filters
 from retrieval.search import Query, Searcher
-from retrieval.types import SearchResult
+from retrieval.types import SearchResults
+
+if TYPE_CHECKING:
+    from app.rag.conversation import History
+    from app.rag.engine import RagEngine
+    from app.rag.types import Answer
 
 SyncProgress = Callable[[str, int, int], None]
 
@@ -63,6 +70,12 @@ class MMRag:
     @cached_property
     def searcher(self) -> Searcher:
         return Searcher(self.settings.retrieval, self.catalog, self.indexer)
+
+    @cached_property
+    def rag(self) -> RagEngine:
+        from app.rag.engine import RagEngine  # langchain is imported only when asked
+
+        return RagEngine(self.settings, lambda q, k, f: self.search(q, k=k, filters=f))
 
     # -- verbs ---------------------------------------------------------------------------
     def ingest(
@@ -124,16 +137,58 @@ class MMRag:
         mode: Mode | None = None,
         filters: Filters | None = None,
         modality: str | None = None,
-    ) -> list[SearchResult]:
-        """Search by text or by image; ``modality`` is a shortcut for the modality filter."""
+        rerank: bool | None = None,
+    ) -> SearchResults:
+        """Search by text or by image; ``modality`` is a shortcut for the modality filter.
+
+        ``mode``: bm25 | dense | hybrid (default: configured); ``rerank``: None as configured.
+        The result is a list of :class:`SearchResult`, best first; ``.info`` says how the
+        search ran (mode, whether it was reranked, notes).
+        """
         filters = filters or Filters()
         if modality and modality != "all":
             filters = Filters(**{**_fields(filters), "modalities": (modality,)})
         img = Path(image) if isinstance(image, str) else image
         query = Query(
-            text=text, image=img, k=k or self.settings.retrieval.k, mode=mode, filters=filters
+            text=text,
+            image=img,
+            k=k or self.settings.retrieval.k,
+            mode=mode,
+            filters=filters,
+            rerank=rerank,
         )
         return self.searcher.search(query)
+
+    def ask(
+        self,
+        question: str,
+        *,
+        history: History | None = None,
+        k: int | None = None,
+        llm: str | None = None,
+        on_token: Callable[[str], None] | None = None,
+        filters: Filters | None = None,
+    ) -> Answer:
+        """Answer from the store only, with checked [n] citations (see :mod:`app.rag`).
+
+        ``on_token`` receives the answer text piece by piece while it is produced.
+        """
+        from app.rag.engine import collect
+
+        stream = self.ask_stream(question, history=history, k=k, llm=llm, filters=filters)
+        return collect(stream, on_token)
+
+    def ask_stream(
+        self,
+        question: str,
+        *,
+        history: History | None = None,
+        k: int | None = None,
+        llm: str | None = None,
+        filters: Filters | None = None,
+    ) -> Iterator[str | Answer]:
+        """Like :meth:`ask`, as a stream: text pieces (``str``), then the final ``Answer``."""
+        return self.rag.stream(question, history=history, k=k, llm=llm, filters=filters)
 
 
 def _fields(filters: Filters) -> dict[str, Any]:

@@ -21,6 +21,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 from rich.table import Table
+from rich.text import Text
 
 from app.config import Settings, load_settings
 
@@ -93,8 +94,10 @@ def ingest(
 
     def on_index(space: str, done: int, todo: int) -> None:
         if space not in index_tasks:
-            index_tasks[space] = progress.add_task(f"embed {space}", total=todo, detail="")
-        progress.update(index_tasks[space], completed=done, total=todo, detail="vectors")
+            label = "BM25 index" if space == "lexical" else f"embed {space}"
+            index_tasks[space] = progress.add_task(label, total=todo, detail="")
+        unit = "items" if space == "lexical" else "vectors"
+        progress.update(index_tasks[space], completed=done, total=todo, detail=unit)
 
     with progress:
         task = progress.add_task("files", total=total, detail="")
@@ -162,30 +165,76 @@ def search(
     config: ConfigOpt = None,
     k: Annotated[int, typer.Option("--k", "-k", help="number of results")] = 10,
     modality: Annotated[str, typer.Option(help="text | image | audio | all")] = "all",
+    mode: Annotated[
+        str | None, typer.Option(help="bm25 | dense | hybrid (default: configured, hybrid)")
+    ] = None,
+    rerank: Annotated[
+        bool | None,
+        typer.Option("--rerank/--no-rerank", help="cross-encoder reranking (default: configured)"),
+    ] = None,
+    file_type: Annotated[
+        list[str] | None, typer.Option("--type", help="only these file types (pdf, docx, png...)")
+    ] = None,
+    path: Annotated[
+        str | None, typer.Option(help="only files whose path matches this glob")
+    ] = None,
+    after: Annotated[
+        str | None, typer.Option(help="only items dated on/after YYYY-MM-DD (EXIF, file date)")
+    ] = None,
+    before: Annotated[
+        str | None, typer.Option(help="only items dated on/before YYYY-MM-DD")
+    ] = None,
+    lang: Annotated[list[str] | None, typer.Option(help="only these languages (en, ja...)")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
 ) -> None:
-    """Search by meaning (text or --image) across text, images and audio."""
+    """Search by meaning and keywords (text or --image) across text, images and audio."""
     from app.api import MMRag
+    from index.lexical import LexicalIndexError
     from index.vector_store import VectorStoreError
+    from retrieval.config import MODES
+    from retrieval.filters import Filters
 
     if modality not in ("text", "image", "audio", "all"):
         raise typer.BadParameter("must be text, image, audio or all", param_hint="--modality")
+    if mode is not None and mode not in MODES:
+        raise typer.BadParameter(f"must be one of {', '.join(MODES)}", param_hint="--mode")
     if not query and image is None:
         raise typer.BadParameter("give a QUERY or --image FILE")
+    filters = Filters(
+        file_types=tuple(file_type or ()),
+        path_glob=path,
+        date_from=_date(after, "--after"),
+        date_to=_date(before, "--before"),
+        languages=tuple(lang or ()),
+    )
     rag = MMRag(_settings(config, store))
     try:
-        hits = [h.to_json() for h in rag.search(query, image=image, k=k, modality=modality)]
-    except VectorStoreError as exc:
-        console.print(f"[red]error:[/red] {exc}")
+        found = rag.search(
+            query,
+            image=image,
+            k=k,
+            modality=modality,
+            mode=mode,  # type: ignore[arg-type]
+            filters=filters,
+            rerank=rerank,
+        )
+    except (VectorStoreError, LexicalIndexError, ValueError) as exc:
+        console.print(f"[red]error:[/red] {exc}", markup=True, highlight=False)
         raise typer.Exit(1) from exc
+    hits = [h.to_json() for h in found]
     if as_json:
         shown = query if image is None else str(image)
-        print(json.dumps({"query": shown, "results": hits}, ensure_ascii=False, indent=2))
+        doc = {"query": shown, "results": hits, "search": found.info.to_json()}
+        print(json.dumps(doc, ensure_ascii=False, indent=2))
         return
+    for note in found.info.notes:
+        console.print(f"note: {note}", style="yellow", markup=False, highlight=False)
     if not hits:
         console.print("no results (is the store empty? run `mmrag ingest PATH` first)")
         return
-    table = Table()
+    info = found.info
+    how = f"{info.mode}, " + (f"reranked by {info.reranker}" if info.reranked else "not reranked")
+    table = Table(title=how, title_justify="left")
     for col in ("#", "score", "kind", "file", "where", "snippet"):
         table.add_column(col, overflow="fold", no_wrap=col != "snippet")
     for n, hit in enumerate(hits, 1):
@@ -194,6 +243,75 @@ def search(
         score = f"{hit['score']:.3f}" + (" [dim](low)[/dim]" if hit["low_relevance"] else "")
         table.add_row(str(n), score, hit["modality"], name, where, snippet)
     out.print(table)
+
+
+def _date(value: str | None, flag: str) -> Any:
+    from datetime import date
+
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError as exc:
+        raise typer.BadParameter("use YYYY-MM-DD", param_hint=flag) from exc
+
+
+@app.command("eval")
+def eval_(
+    questions: Annotated[
+        Path, typer.Argument(help="JSON lines: query, gold_file[, gold_text, page...]", exists=True)
+    ],
+    store: StoreOpt = None,
+    config: ConfigOpt = None,
+    k: Annotated[int, typer.Option("--k", "-k", help="results per query")] = 10,
+    modes: Annotated[
+        str, typer.Option(help="comma-separated: bm25, dense, hybrid, hybrid+rerank...")
+    ] = "bm25,dense,hybrid,hybrid+rerank",
+    as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
+) -> None:
+    """Measure retrieval on labelled questions: hit@1, hit@5, MRR, nDCG@10 per mode."""
+    from app.api import MMRag
+    from retrieval.config import MODES
+    from retrieval.evaluate import METRICS, evaluate, load_questions, reports_json
+
+    wanted = [m.strip() for m in modes.split(",") if m.strip()]
+    for m in wanted:
+        if m.removesuffix("+rerank") not in MODES:
+            raise typer.BadParameter(f"unknown mode {m!r}", param_hint="--modes")
+    try:
+        qs = load_questions(questions)
+    except ValueError as exc:
+        console.print(f"[red]error:[/red] {exc}", markup=True, highlight=False)
+        raise typer.Exit(2) from exc
+    rag = MMRag(_settings(config, store))
+    notes: set[str] = set()
+
+    def run(query: str, mode: str, n: int) -> list[Any]:
+        found = rag.search(
+            query, k=n, mode=mode.removesuffix("+rerank"), rerank=mode.endswith("+rerank")
+        )  # type: ignore[arg-type]
+        notes.update(found.info.notes)
+        return found
+
+    reports = evaluate(qs, wanted, run, k=k)
+    if as_json:
+        doc = {"questions": len(qs), "k": k, **reports_json(reports), "notes": sorted(notes)}
+        print(json.dumps(doc, ensure_ascii=False, indent=2))
+        return
+    table = Table(title=f"retrieval on {questions.name} ({len(qs)} questions, k={k})")
+    for col in ("mode", "group", "n", *METRICS):
+        table.add_column(col, justify="left" if col in ("mode", "group") else "right")
+    for r in reports:
+        table.add_row(
+            r.mode, "all", str(r.counts["all"]), *(f"{r.overall[m]:.3f}" for m in METRICS)
+        )
+        for group, values in r.groups.items():
+            table.add_row(
+                "", group, str(r.counts[group]), *(f"{values[m]:.3f}" for m in METRICS), style="dim"
+            )
+    out.print(table)
+    for note in sorted(notes):
+        console.print(f"note: {note}", style="yellow", markup=False, highlight=False)
 
 
 @app.command()
@@ -253,6 +371,146 @@ def reindex(
         f"{space} index rebuilt with {model}: {report.total} vectors "
         f"in {report.seconds:.1f}s; the store now uses it"
     )
+
+
+@app.command()
+def ask(
+    question: Annotated[str, typer.Argument(help="what to ask your files")],
+    store: StoreOpt = None,
+    config: ConfigOpt = None,
+    k: Annotated[int | None, typer.Option("--k", "-k", help="sources to retrieve")] = None,
+    llm: Annotated[
+        str | None,
+        typer.Option(
+            help="extractive (no model, default), a [rag.llms] name, openai:MODEL, "
+            "ollama:MODEL or llamacpp:FILE.gguf"
+        ),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
+) -> None:
+    """Answer a question from your files only, with [n] citations you can check."""
+    from app.api import MMRag
+    from app.rag.errors import LLMError
+    from app.rag.types import Answer
+    from index.lexical import LexicalIndexError
+    from index.vector_store import VectorStoreError
+
+    rag = MMRag(_settings(config, store))
+    answer: Answer | None = None
+    try:
+        for item in rag.ask_stream(question, k=k, llm=llm):
+            if isinstance(item, Answer):
+                answer = item
+            elif not as_json:
+                out.print(item, end="", markup=False, highlight=False, soft_wrap=True)
+    except (LLMError, VectorStoreError, LexicalIndexError, ValueError) as exc:
+        console.print(f"[red]error:[/red] {exc}", markup=True, highlight=False)
+        raise typer.Exit(1) from None
+    assert answer is not None
+    if as_json:
+        print(json.dumps(answer.to_json(), ensure_ascii=False, indent=2))
+        return
+    out.print()
+    _print_answer_sources(answer)
+
+
+def _print_answer_sources(answer: Any) -> None:
+    cited = {c.n: c for c in answer.citations}
+    title = "sources" if answer.status == "answered" else "closest sources (not found)"
+    table = Table(title=title, title_justify="left")
+    for col in ("n", "file", "where", "kind", "support", "text"):
+        table.add_column(col, overflow="fold", no_wrap=col not in ("text", "file"))
+    for src in answer.sources:
+        hit = src.to_json()
+        name, where = _format_hit(hit)
+        c = cited.get(src.n)
+        support = "" if c is None else f"{c.support:.2f}" + ("" if c.supported else " (weak)")
+        cells = (f"[{src.n}]" + ("*" if c else ""), name, where, hit["modality"], support)
+        snippet = " ".join((src.text or "").split())[:140] or "(image)"
+        table.add_row(*(Text(x) for x in (*cells, snippet)), style=None if c else "dim")
+    out.print(table)
+    notes = []
+    if answer.citation_precision is not None:
+        notes.append(f"citation precision {answer.citation_precision:.2f}")
+    if answer.invalid_citations:
+        notes.append(f"removed invalid citations {answer.invalid_citations}")
+    unsupported = answer.unsupported_sentences
+    notes += [f"unsupported: {u['sentence'][:120]} ({u['reason']})" for u in unsupported[:5]]
+    if len(unsupported) > 5:
+        notes.append(f"... and {len(unsupported) - 5} more unsupported sentences")
+    notes += answer.warnings
+    for note in notes:
+        console.print(note, style="dim", markup=False, highlight=False)
+
+
+@app.command()
+def ui(
+    store: StoreOpt = None,
+    config: ConfigOpt = None,
+    port: Annotated[int, typer.Option(help="port to listen on")] = 8501,
+    host: Annotated[
+        str, typer.Option(help="address to bind; anything but loopback exposes your files")
+    ] = "127.0.0.1",
+    max_upload_mb: Annotated[float, typer.Option(help="largest file accepted for ingest")] = 200,
+    allow_folders: Annotated[
+        bool | None,
+        typer.Option(
+            help="let the Library ingest server folders (default: only on a loopback address)"
+        ),
+    ] = None,
+) -> None:
+    """Open the web UI (Streamlit): search, images, chat, library, map, settings."""
+    import ipaddress
+    import os
+    import subprocess
+
+    from app.ui import MAIN
+
+    settings = _settings(config, store)  # fail early on a bad configuration
+    try:
+        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    if not loopback:
+        console.print(
+            f"[yellow]warning:[/yellow] binding to {host}: anyone who can reach it can read "
+            "the files of this store"
+        )
+    folders = loopback if allow_folders is None else allow_folders
+    env = {
+        **os.environ,
+        "MMRAG_UI_STORE": str(settings.store.dir.resolve()),
+        "MMRAG_UI_MAX_UPLOAD_MB": str(max_upload_mb),
+        "MMRAG_UI_ALLOW_FOLDERS": "1" if folders else "0",
+    }
+    if config is not None:
+        env["MMRAG_UI_CONFIG"] = str(config.resolve())
+    cmd = [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(MAIN),
+        "--server.address",
+        host,
+        "--server.port",
+        str(port),
+        "--server.headless",
+        "true",
+        "--server.maxUploadSize",
+        str(max(1, int(max_upload_mb))),
+        "--browser.gatherUsageStats",
+        "false",
+        "--server.fileWatcherType",
+        "none",
+        "--client.toolbarMode",
+        "minimal",
+    ]
+    console.print(f"mmrag UI on http://{host}:{port} (store {settings.store.dir})")
+    try:
+        raise typer.Exit(subprocess.call(cmd, env=env))
+    except KeyboardInterrupt:
+        raise typer.Exit(0) from None
 
 
 @config_app.command("show")

@@ -21,6 +21,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from app.rag.config import RagSettings
 from index.config import EmbedSettings, IndexSettings
 from ingest.config import IngestSettings, StoreSettings
 from retrieval.config import RetrievalSettings
@@ -41,6 +42,7 @@ class Settings(BaseSettings):
     embed: EmbedSettings = Field(default_factory=EmbedSettings)
     index: IndexSettings = Field(default_factory=IndexSettings)
     retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
+    rag: RagSettings = Field(default_factory=RagSettings)
 
     @model_validator(mode="after")
     def _tokenizer_follows_text_model(self) -> Settings:

@@ -6,6 +6,7 @@ from typing import Literal
 
 from pydantic import Field
 
+from index.lexical.config import LexicalSettings
 from index.vector_store import VectorStoreSettings
 from ingest.config import Section
 
@@ -50,3 +51,4 @@ class IndexSettings(Section):
     )
     embed_images: bool = True
     store: VectorStoreSettings = Field(default_factory=VectorStoreSettings)
+    lexical: LexicalSettings = Field(default_factory=LexicalSettings)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import shutil
 import time
 from collections.abc import Callable, Iterator
@@ -28,6 +29,8 @@ from sqlalchemy import Select, or_, select
 from index.config import EmbedSettings, IndexSettings
 from index.embedders import ImageEmbedder, TextEmbedder
 from index.embedders.factory import clip_embedder, text_embedder
+from index.lexical.store import LexicalIndex, LexicalIndexError
+from index.lexical.sync import lexical_ids_query, sync_lexical
 from index.vector_store import FaissStore, IndexCorruptError, ModelMismatchError, VectorStore
 from ingest.catalog import Asset, Catalog, Chunk
 from ingest.catalog.health import Finding
@@ -43,7 +46,7 @@ Progress = Callable[[str, int, int], None]  # (space, done, total)
 
 @dataclass(slots=True)
 class SyncReport:
-    space: Space
+    space: str  # a Space, or "lexical" for the BM25 index
     added: int
     removed: int
     total: int
@@ -78,9 +81,22 @@ class Indexer:
     def switch_generation(self, space: Space, generation: str) -> None:
         """Atomically make ``generation`` the live index of ``space``."""
         base = self.root / space
+        base.mkdir(parents=True, exist_ok=True)
         tmp = base / f".{CURRENT}.tmp"
         tmp.write_text(generation)
         os.replace(tmp, base / CURRENT)
+
+    def lexical_dir(self) -> Path:
+        return self.root / "lexical"
+
+    def open_lexical(self) -> LexicalIndex | None:
+        """The BM25 index for searching; None when disabled or never built.
+
+        Raises LexicalIndexError (or LexicalMismatchError) when it cannot be used as it is.
+        """
+        if not self.settings.lexical.enabled or not LexicalIndex.exists(self.lexical_dir()):
+            return None
+        return LexicalIndex.open(self.lexical_dir(), self.settings.lexical.tokenizer_identity)
 
     # -- models and stores ---------------------------------------------------------------
     def embedder(self, space: Space) -> TextEmbedder | ImageEmbedder:
@@ -116,8 +132,40 @@ class Indexer:
         progress: Progress | None = None,
         spaces: tuple[Space, ...] = SPACES,
         directory: dict[Space, Path] | None = None,
+        lexical: bool = True,
     ) -> list[SyncReport]:
-        return [self._sync_space(space, progress, (directory or {}).get(space)) for space in spaces]
+        reports = [
+            self._sync_space(space, progress, (directory or {}).get(space)) for space in spaces
+        ]
+        if lexical and self.settings.lexical.enabled:
+            reports.append(self.sync_lexical(progress))
+        return reports
+
+    def sync_lexical(self, progress: Progress | None = None) -> SyncReport:
+        """Bring the BM25 index in step with the catalog (rebuilt if made another way)."""
+        r = sync_lexical(self.catalog, self.lexical_dir(), self.settings.lexical, progress)
+        return SyncReport("lexical", r.added, r.removed, r.total, r.seconds)
+
+    def reindex(
+        self, space: Space, embed: EmbedSettings, progress: Progress | None = None
+    ) -> SyncReport:
+        """Rebuild ``space`` with the models of ``embed`` beside the live index, then swap.
+
+        The live generation keeps serving searches while the new one is built; the switch is
+        one atomic rename of the ``CURRENT`` pointer, so a crash leaves either index in place.
+        """
+        live = self.space_dir(space)
+        number = int(re.sub(r"\D", "", live.name) or 0) + 1
+        target = self.root / space / f"gen-{number}"
+        shutil.rmtree(target, ignore_errors=True)  # a half-built earlier attempt
+        report = Indexer(embed, self.settings, self.catalog, self.root.parent)._sync_space(
+            space, progress, target
+        )
+        self.switch_generation(space, target.name)
+        self.embed = embed
+        if live != target:
+            shutil.rmtree(live, ignore_errors=True)
+        return report
 
     def _sync_space(
         self, space: Space, progress: Progress | None, directory: Path | None
@@ -222,7 +270,7 @@ def check_indexes(indexer: Indexer, repair: bool = True) -> list[Finding]:
             )
             store = None
         if repair:
-            report = indexer.sync(spaces=(space,))[0]
+            report = indexer.sync(spaces=(space,), lexical=False)[0]
             changed = bool(report.added or report.removed)
             out.append(
                 Finding(
@@ -244,4 +292,28 @@ def check_indexes(indexer: Indexer, repair: bool = True) -> list[Finding]:
                 f"{len(have)} vectors; {missing} missing, {extra} stale",
             )
         )
+    if indexer.settings.lexical.enabled:
+        out += check_lexical(indexer, repair)
     return out
+
+
+def check_lexical(indexer: Indexer, repair: bool = True) -> list[Finding]:
+    """The BM25 index: readable, built with the configured tokenizer, in step with the catalog."""
+    try:
+        index = indexer.open_lexical()
+    except LexicalIndexError as exc:
+        if not repair:
+            return [Finding("lexical index", False, str(exc))]
+        report = indexer.sync_lexical()  # rebuilds it from the catalog
+        return [Finding("lexical index", False, f"{exc}; rebuilt ({report.total})", True)]
+    if repair:
+        report = indexer.sync_lexical()
+        changed = bool(report.added or report.removed)
+        detail = f"{report.total} items; added {report.added}, removed {report.removed}"
+        return [Finding("lexical index vs catalog", not changed, detail, changed)]
+    with indexer.catalog.session() as s:
+        wanted = np.fromiter(s.scalars(lexical_ids_query()), dtype=np.int64)
+    have = index.ids() if index is not None else np.zeros(0, dtype=np.int64)
+    missing, extra = len(np.setdiff1d(wanted, have)), len(np.setdiff1d(have, wanted))
+    detail = f"{len(have)} items; {missing} missing, {extra} stale"
+    return [Finding("lexical index vs catalog", not (missing or extra), detail)]

@@ -36,7 +36,7 @@ def resolve_model(name: str) -> str:
     """Return a hub name or a local path for ``name``; builtins are materialised on demand."""
     if not is_builtin(name):
         return os.path.expanduser(name) if name.startswith(("~", ".", "/")) else name
-    key = name[len(BUILTIN_PREFIX) :]
+    key = name[len(BUILTIN_PREFIX) :].partition("@")[0]  # "@build" (as in index identities)
     try:
         resolver = _builtins[key]
     except KeyError:

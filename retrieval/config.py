@@ -9,6 +9,42 @@ from pydantic import Field
 from ingest.config import Section
 
 Mode = Literal["bm25", "dense", "hybrid"]
+MODES: tuple[Mode, ...] = ("bm25", "dense", "hybrid")
+
+
+class RerankSettings(Section):
+    """Cross-encoder reranking of the fused candidates."""
+
+    enabled: bool = Field(default=True, description="rerank when the model can be loaded")
+    model: str = Field(
+        default="cross-encoder/ms-marco-MiniLM-L-6-v2",
+        description="sentence-transformers CrossEncoder: hub name, local path or builtin: "
+        "(multilingual: BAAI/bge-reranker-v2-m3; offline tests: builtin:tiny-reranker)",
+    )
+    candidates: int = Field(
+        default=50, ge=1, description="candidates reranked (at least factor * k of them)"
+    )
+    factor: int = Field(default=5, ge=1, le=20, description="rerank at least factor * k items")
+    max_length: int = Field(default=256, ge=16, description="tokens of query + passage")
+    batch_size: int = Field(default=32, ge=1)
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+
+
+class DiversitySettings(Section):
+    """Near-duplicate suppression and optional maximal marginal relevance."""
+
+    dedup: bool = True
+    jaccard: float = Field(
+        default=0.8, gt=0, le=1, description="shingle Jaccard from which two texts are the same"
+    )
+    containment: float = Field(
+        default=0.9, gt=0, le=1, description="share of a text inside another from which it's a dup"
+    )
+    span_overlap: float = Field(
+        default=0.5, gt=0, le=1, description="char-span overlap of two chunks of one document"
+    )
+    mmr: bool = Field(default=False, description="reorder by maximal marginal relevance")
+    mmr_lambda: float = Field(default=0.7, ge=0, le=1, description="1: relevance only")
 
 
 class RetrievalSettings(Section):
@@ -21,10 +57,29 @@ class RetrievalSettings(Section):
         description="per retriever: bm25, text (passage vectors), clip (shared space)",
     )
     modality_weights: dict[str, float] = Field(
-        default_factory=lambda: {"text": 1.0, "audio": 1.0, "image": 1.0}
+        default_factory=lambda: {"text": 1.0, "audio": 1.0, "image": 1.0},
+        description="multiplies the fused score of items of each modality",
     )
     candidates: int = Field(default=50, ge=1, description="candidates per retriever")
-    low_relevance: dict[str, float] = Field(
-        default_factory=lambda: {"text": 0.3, "clip": 0.2},
-        description="best dense score below which a result is marked low-relevance, per space",
+    text_query_clip: Literal["image", "all"] = Field(
+        default="image",
+        description="what text queries look for in the CLIP space: images only (passages are "
+        "ranked by the text space), or every item",
     )
+    min_scores: dict[str, float] = Field(
+        default_factory=lambda: {"clip": 0.2},
+        description="per retriever: hits scoring below this do not take part in fusion (a "
+        "list of images always has a first one, relevant or not). Model-specific: 0.2 suits "
+        "pretrained CLIP ViT-B-32 cosines; see configs/offline.toml for the tiny CLIP",
+    )
+    context_boost: float = Field(
+        default=0.3, ge=0, description="BM25 weight of title/section matches relative to text"
+    )
+    low_relevance: dict[str, float] = Field(
+        default_factory=lambda: {"text": 0.3, "clip": 0.2, "bm25": 0.5, "rerank": 0.05},
+        description="a result is low-relevance unless one signal reaches its threshold: dense "
+        "cosine (text, clip), share of the query's idf it matches (bm25); once reranked, only "
+        "the reranker's probability (rerank) counts",
+    )
+    rerank: RerankSettings = Field(default_factory=RerankSettings)
+    diversity: DiversitySettings = Field(default_factory=DiversitySettings)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 Ranked = Sequence[tuple[int, float]]  # (id, score), best first
 
@@ -16,7 +16,7 @@ def rrf(
         w = (weights or {}).get(name, 1.0)
         for rank, (item, _) in enumerate(ranked, start=1):
             fused[item] = fused.get(item, 0.0) + w / (k + rank)
-    return sorted(fused.items(), key=lambda kv: kv[1], reverse=True)
+    return _sorted(fused)
 
 
 def weighted(
@@ -36,4 +36,19 @@ def weighted(
         for item, score in ranked:
             norm = (score - lo) / span if span > 1e-12 else 1.0
             fused[item] = fused.get(item, 0.0) + w * norm
-    return sorted(fused.items(), key=lambda kv: kv[1], reverse=True)
+    return _sorted(fused)
+
+
+def by_modality(
+    fused: Ranked, modality_of: Callable[[int], str | None], weights: Mapping[str, float]
+) -> list[tuple[int, float]]:
+    """Multiply each fused score by its item's modality weight and re-sort."""
+    if all(w == 1.0 for w in weights.values()):
+        return list(fused)
+    out = {i: s * weights.get(modality_of(i) or "", 1.0) for i, s in fused}
+    return _sorted(out)
+
+
+def _sorted(scores: Mapping[int, float]) -> list[tuple[int, float]]:
+    # stable: ties keep the order in which the items were met (the better list first)
+    return sorted(scores.items(), key=lambda kv: -kv[1])

@@ -1,20 +1,41 @@
-"""The searcher: one entry point for text and image queries over every modality."""
+"""The searcher: one entry point for text and image queries over every modality.
+
+A search runs in stages:
+
+1. candidates: BM25 over every text-bearing item (``bm25``), nearest neighbours in the text
+   space (``text``) and in the shared CLIP space (``clip``: images for text queries, images and
+   text items for image queries); filters restrict every retriever (none of them starves);
+2. fusion: reciprocal rank fusion or a weighted sum of normalised scores, weights per
+   retriever, then per modality;
+3. diversity: near-duplicates folded into the best of their group;
+4. reranking: a cross-encoder over ``factor * k`` candidates (text queries), when available;
+5. optional MMR, then low-relevance marking from calibrated signals.
+"""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
+from itertools import zip_longest
 from pathlib import Path
 
+import numpy as np
 from PIL import Image
+from sqlalchemy import func, select
 
 from index.indexer import Indexer
-from ingest.catalog import Catalog
+from ingest.catalog import Catalog, Chunk
 from retrieval.config import Mode, RetrievalSettings
 from retrieval.dense import DenseRetriever, Ranked
+from retrieval.diversity import mmr, suppress_duplicates
 from retrieval.filters import Filters, allowed_ids
-from retrieval.fusion import rrf, weighted
+from retrieval.fusion import by_modality, rrf, weighted
 from retrieval.hydrate import hydrate
-from retrieval.types import SearchResult
+from retrieval.lexical import LexicalRetriever
+from retrieval.rerank import Reranker, load_reranker
+from retrieval.types import SearchInfo, SearchResult, SearchResults
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(slots=True)
@@ -24,67 +45,215 @@ class Query:
     k: int = 10
     mode: Mode | None = None  # None: the configured default
     filters: Filters = field(default_factory=Filters)
+    rerank: bool | None = None  # None: as configured (rerank.enabled)
 
 
 class Searcher:
     def __init__(self, settings: RetrievalSettings, catalog: Catalog, indexer: Indexer) -> None:
         self.settings = settings
         self.catalog = catalog
+        self.indexer = indexer
         self.dense = DenseRetriever(indexer)
+        self.lexical = LexicalRetriever(indexer)
+        self._image_cache: tuple[tuple[int, int], np.ndarray] | None = None
 
     def refresh(self) -> None:
+        """Forget opened indexes (after an ingest or reindex)."""
         self.dense.refresh()
+        self.lexical.refresh()
+        self._image_cache = None
 
-    def search(self, query: Query) -> list[SearchResult]:
-        if not (query.text and query.text.strip()) and query.image is None:
+    # -- the pipeline --------------------------------------------------------------------
+    def search(self, query: Query) -> SearchResults:
+        text = (query.text or "").strip()
+        if not text and query.image is None:
             raise ValueError("a query needs text or an image")
-        n = max(self.settings.candidates, query.k * 5)
-        allowed = allowed_ids(self.catalog, query.filters)
-        lists = self._candidates(query, n, allowed)
-        fused = self._fuse(lists)[: query.k * 3]
-        results = hydrate(self.catalog, fused)[: query.k]
-        self._annotate(results, lists)
-        return results
+        mode: Mode = query.mode or self.settings.mode
+        if mode == "bm25" and not text:
+            raise ValueError("bm25 mode needs a text query")
+        info = SearchInfo(mode=mode)
+        rs = self.settings.rerank
+        info.rerank_requested = rs.enabled if query.rerank is None else query.rerank
+        reranker = self._reranker(info, text, query.image is not None)
+        k = query.k
+        depth = max(rs.candidates, rs.factor * k) if reranker else 2 * k
+        pool = max(self.settings.candidates, depth)  # per retriever
 
-    def _candidates(self, query: Query, n: int, allowed) -> dict[str, Ranked]:  # type: ignore[no-untyped-def]
+        allowed = allowed_ids(self.catalog, query.filters)
+        found = self._candidates(query, text, mode, pool, allowed, info)
+        lists = {name: self._floor(name, ranked) for name, ranked in found.items()}
+        info.candidates = {name: len(ranked) for name, ranked in lists.items()}
+        fused = self._fuse(lists)
+        fused += self._tail(found, {i for i, _ in fused}, 2 * depth - len(fused))
+        fused = fused[: 2 * depth]  # what diversity and reranking may need
+        results = hydrate(self.catalog, fused)
+        modality = {r.id: r.modality for r in results}
+        order = by_modality(
+            [(r.id, r.score) for r in results], modality.get, self.settings.modality_weights
+        )
+        by_id = {r.id: r for r in results}
+        results = [by_id[i] for i, _ in order]
+        for r, (_, s) in zip(results, order, strict=True):
+            r.score = s
+            if len(lists) > 1:
+                r.scores["fused"] = s
+        self._attach_scores(results, found)
+
+        div = self.settings.diversity
+        if div.dedup:
+            results, info.duplicates = suppress_duplicates(results, div, limit=max(depth, k))
+        results = results[: max(depth, k)]
+        if reranker is not None:
+            results = self._rerank(reranker, text, results, info)
+        if div.mmr and text:
+            embed = self.indexer.embedder("text").embed_texts
+            results = mmr(results, [r.score for r in results], embed, k, div.mmr_lambda)
+        results = results[:k]
+        self._mark_low_relevance(results, text, reranked=info.reranked)
+        return SearchResults(results, info)
+
+    # -- stages --------------------------------------------------------------------------
+    def _reranker(self, info: SearchInfo, text: str, has_image: bool) -> Reranker | None:
+        if not info.rerank_requested:
+            return None
+        if has_image or not text:
+            info.notes.append("image queries are not reranked (a cross-encoder reads text)")
+            return None
+        reranker = load_reranker(self.settings.rerank)
+        if reranker is None:
+            info.notes.append(
+                f"reranker {self.settings.rerank.model!r} is unavailable: results are not reranked"
+            )
+        return reranker
+
+    def _candidates(
+        self,
+        query: Query,
+        text: str,
+        mode: Mode,
+        n: int,
+        allowed: np.ndarray | None,
+        info: SearchInfo,
+    ) -> dict[str, Ranked]:
         lists: dict[str, Ranked] = {}
-        if query.image is not None:
+        if query.image is not None:  # the shared space finds images and text items alike
             lists["clip"] = self.dense.search_image(query.image, n, allowed)
+            if text and mode != "dense":
+                lists["bm25"] = self._bm25(text, n, allowed, info)
+            if text and mode != "bm25":
+                lists["text"] = self.dense.search_text(text, "text", n, allowed)
             return lists
-        assert query.text is not None
-        lists["text"] = self.dense.search_text(query.text, "text", n, allowed)
-        images = self._image_ids(allowed)
-        if images is None or len(images):
-            lists["clip"] = self.dense.search_text(query.text, "clip", n, images)
+        if mode in ("bm25", "hybrid"):
+            lists["bm25"] = self._bm25(text, n, allowed, info)
+        if mode in ("dense", "hybrid"):
+            lists["text"] = self.dense.search_text(text, "text", n, allowed)
+            clip_ids = allowed if self.settings.text_query_clip == "all" else self._images(allowed)
+            if clip_ids is None or len(clip_ids):
+                lists["clip"] = self.dense.search_text(text, "clip", n, clip_ids)
         return lists
 
-    def _image_ids(self, allowed):  # type: ignore[no-untyped-def]
-        """Text queries use the CLIP space for images only: the text space ranks passages."""
-        mods = ("image",)
-        image_filter = Filters(modalities=mods)
-        ids = allowed_ids(self.catalog, image_filter)
-        if allowed is not None:
-            import numpy as np
+    def _bm25(self, text: str, n: int, allowed: np.ndarray | None, info: SearchInfo) -> Ranked:
+        ranked = self.lexical.search(text, n, allowed, self.settings.context_boost)
+        if self.lexical.problem and self.lexical.problem not in info.notes:
+            info.notes.append(f"BM25 unavailable: {self.lexical.problem}")
+        return ranked
 
-            ids = np.intersect1d(ids, allowed, assume_unique=True)
-        return ids
+    def _floor(self, name: str, ranked: Ranked) -> Ranked:
+        """Only hits a retriever finds relevant enough vote in the fusion."""
+        floor = self.settings.min_scores.get(name)
+        return ranked if floor is None else [(i, s) for i, s in ranked if s >= floor]
+
+    @staticmethod
+    def _tail(found: dict[str, Ranked], seen: set[int], room: int) -> list[tuple[int, float]]:
+        """Hits below their retriever's floor, best first and alternating between retrievers,
+        to fill a list the floors left short (a narrow filter, a vague query); score 0."""
+        out: list[tuple[int, float]] = []
+        for row in zip_longest(*found.values()):
+            for hit in row:
+                if len(out) >= room:
+                    return out
+                if hit is not None and hit[0] not in seen:
+                    seen.add(hit[0])
+                    out.append((hit[0], 0.0))
+        return out
+
+    def _images(self, allowed: np.ndarray | None) -> np.ndarray:
+        """Ids of image items (cached until the catalog's images change)."""
+        with self.catalog.session() as s:
+            key = tuple(
+                s.execute(
+                    select(func.count(Chunk.id), func.max(Chunk.id)).where(
+                        Chunk.modality == "image"
+                    )
+                ).one()
+            )
+            if self._image_cache is None or self._image_cache[0] != key:
+                ids = s.scalars(
+                    select(Chunk.id).where(Chunk.modality == "image").order_by(Chunk.id)
+                )
+                self._image_cache = (key, np.fromiter(ids, dtype=np.int64))
+        images = self._image_cache[1]
+        if allowed is None:
+            return images
+        return np.intersect1d(images, allowed, assume_unique=True)
 
     def _fuse(self, lists: dict[str, Ranked]) -> list[tuple[int, float]]:
-        weights = {k: self.settings.weights.get(k, 1.0) for k in lists}
+        lists = {k: v for k, v in lists.items() if v}
+        if not lists:
+            return []
         if len(lists) == 1:
             return list(next(iter(lists.values())))
+        weights = {k: self.settings.weights.get(k, 1.0) for k in lists}
         if self.settings.fusion == "weighted":
             return weighted(lists, weights)
         return rrf(lists, self.settings.rrf_k, weights)
 
-    def _annotate(self, results: list[SearchResult], lists: dict[str, Ranked]) -> None:
+    def _attach_scores(self, results: list[SearchResult], lists: dict[str, Ranked]) -> None:
         for name, ranked in lists.items():
             by_id = dict(ranked)
             for r in results:
                 if r.id in by_id:
                     r.scores[name] = by_id[r.id]
+
+    def _rerank(
+        self, reranker: Reranker, text: str, results: list[SearchResult], info: SearchInfo
+    ) -> list[SearchResult]:
+        """Order text-bearing candidates by the cross-encoder; items without text (pictures)
+        keep their fused positions."""
+        textual = [i for i, r in enumerate(results) if r.text.strip()]
+        if not textual:
+            return results
+        probs = reranker.score(text, [_passage(results[i]) for i in textual])
+        ranked = sorted(zip(textual, probs, strict=True), key=lambda t: (-t[1], t[0]))
+        out = list(results)
+        for slot, (i, p) in zip(textual, ranked, strict=True):
+            r = results[i]
+            r.scores["rerank"] = float(p)
+            r.score = float(p)
+            r.reranked = True
+            out[slot] = r
+        info.reranked, info.reranker = True, self.settings.rerank.model
+        return out
+
+    def _mark_low_relevance(self, results: list[SearchResult], text: str, reranked: bool) -> None:
+        thresholds = self.settings.low_relevance
+        cover = self.lexical.coverage(text, [r.text for r in results]) if text else None
+        if cover is not None:
+            for r, c in zip(results, cover, strict=True):
+                r.scores["match"] = c
         for r in results:
+            if reranked and "rerank" in r.scores and "rerank" in thresholds:
+                r.low_relevance = r.scores["rerank"] < thresholds["rerank"]
+                continue
+            signals = {"text": r.scores.get("text"), "clip": r.scores.get("clip")}
+            signals["bm25"] = r.scores.get("match")
             r.low_relevance = not any(
-                r.scores.get(space, -1.0) >= threshold
-                for space, threshold in self.settings.low_relevance.items()
+                value is not None and name in thresholds and value >= thresholds[name]
+                for name, value in signals.items()
             )
+
+
+def _passage(r: SearchResult) -> str:
+    """What the cross-encoder reads: the title/section context, then the text."""
+    head = " > ".join(p for p in (r.title, r.section) if p and p != r.text[: len(p)])
+    return f"{head}\n{r.text}" if head else r.text

@@ -28,6 +28,8 @@ class SearchResult:
     char_end: int | None = None
     low_relevance: bool = False
     scores: dict[str, float] = field(default_factory=dict)  # per retriever / stage
+    reranked: bool = False  # ordered by the cross-encoder (its probability is scores["rerank"])
+    also_in: list[str] = field(default_factory=list)  # sources of near-duplicates folded in here
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -51,4 +53,38 @@ class SearchResult:
             "char_end": self.char_end,
             "low_relevance": self.low_relevance,
             "scores": {k: round(float(v), 6) for k, v in self.scores.items()},
+            "reranked": self.reranked,
+            "also_in": list(self.also_in),
         }
+
+
+@dataclass(slots=True)
+class SearchInfo:
+    """How a search was carried out (the same for every result of one search)."""
+
+    mode: str
+    rerank_requested: bool = False
+    reranked: bool = False
+    reranker: str | None = None
+    notes: list[str] = field(default_factory=list)  # e.g. why no reranking happened
+    candidates: dict[str, int] = field(default_factory=dict)  # per retriever
+    duplicates: int = 0  # near-duplicates suppressed
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "mode": self.mode,
+            "rerank_requested": self.rerank_requested,
+            "reranked": self.reranked,
+            "reranker": self.reranker,
+            "notes": list(self.notes),
+            "candidates": dict(self.candidates),
+            "duplicates": self.duplicates,
+        }
+
+
+class SearchResults(list[SearchResult]):
+    """The results, best first (a plain list), with :class:`SearchInfo` as ``.info``."""
+
+    def __init__(self, results: list[SearchResult] | None = None, info: SearchInfo | None = None):
+        super().__init__(results or [])
+        self.info = info or SearchInfo(mode="")

@@ -34,3 +34,24 @@ def store_dir(tmp_path: Path) -> Path:
 @pytest.fixture
 def settings(store_dir: Path) -> Settings:
     return offline_settings(store_dir)
+
+
+SAMPLE_EXCLUDES = ["FACTS.md", "README.md", "eval/**"]  # notes about the corpus, not corpus
+
+
+@pytest.fixture(scope="session")
+def sample_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """data/ ingested once per test session with the offline models (indexes included).
+
+    FACTS.md and README.md describe the corpus (every fact again, verbatim) and are left out,
+    as the evaluation questions in data/eval/ expect. Treat the store as read-only.
+    """
+    from app.api import MMRag
+
+    store = tmp_path_factory.mktemp("sample") / "store"
+    exclude = [*offline_settings(store).ingest.exclude, *SAMPLE_EXCLUDES]
+    rag = MMRag(offline_settings(store, ingest={"exclude": exclude}))
+    failed = [r.path for r in rag.ingest([DATA]) if r.status.value == "failed"]
+    assert not failed, failed
+    rag.catalog.close()
+    return store

@@ -131,6 +131,8 @@ class OpenClipEmbedder:
         self.spec, self.pretrained = resolve_spec(model, pretrained)
         self._m = _load(self.spec, self.pretrained, self.device, precision)
         name = f"{model}:{pretrained}" if pretrained else model
+        if model.startswith("builtin:"):  # a builtin's recipe can change: name the build too
+            name = f"{model.partition('@')[0]}@{Path(self.spec.removeprefix(_LOCAL_DIR)).name}"
         self.identity = ModelIdentity(backend="open-clip", name=name, dim=self._m.dim)
 
     @property

@@ -2,8 +2,8 @@
 
 No pretrained CLIP weights can be downloaded on the project's build machines, so tests and the
 offline demo use this model (``builtin:tiny-clip``). It understands colours, simple shapes,
-positions, sizes, counts and a few rendered words — nothing like a real CLIP; real users should
-configure a pretrained open_clip model instead.
+positions, sizes and counts (rendered words only roughly: it sees 32x32 pixels) — nothing like a
+real CLIP; real users should configure a pretrained open_clip model instead.
 """
 
 from __future__ import annotations
@@ -12,16 +12,20 @@ import logging
 import os
 import shutil
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ingest.models import cache_dir, register_builtin
 
+if TYPE_CHECKING:
+    from index.tiny_clip.train import Recipe
+
 log = logging.getLogger(__name__)
 
-MODEL_NAME = "tiny-clip-v1"  # bump the suffix whenever the recipe changes
+MODEL_NAME = "tiny-clip-v3"  # bump the suffix whenever the recipe changes
 
 
 def model_dir() -> Path:
-    """Where the builtin model lives: ``<cache_dir()>/tiny-clip-v1``."""
+    """Where the builtin model lives: ``<cache_dir()>/<MODEL_NAME>``."""
     return cache_dir() / MODEL_NAME
 
 
@@ -32,7 +36,7 @@ def is_complete(folder: Path) -> bool:
 
 
 def ensure_model(
-    folder: Path | None = None, *, force: bool = False, **train_kwargs: object
+    folder: Path | None = None, *, force: bool = False, recipe: Recipe | None = None
 ) -> Path:
     """Return a trained model folder, training it first if missing.
 
@@ -41,7 +45,7 @@ def ensure_model(
     """
     from filelock import FileLock
 
-    from index.tiny_clip.train import DEFAULT_STEPS, train
+    from index.tiny_clip.train import DEFAULT, train
 
     folder = Path(folder or model_dir()).expanduser().resolve()
     if is_complete(folder) and not force:
@@ -50,15 +54,13 @@ def ensure_model(
     with FileLock(str(folder.with_name(folder.name + ".lock"))):
         if is_complete(folder) and not force:
             return folder  # another process built it while we waited
-        steps = int(train_kwargs.get("steps", DEFAULT_STEPS))  # type: ignore[call-overload]
         log.warning(
-            "training the project's small CLIP into %s (one time, ~%d min on 2 CPU cores)",
-            folder, max(1, round(steps * 0.3 / 60)),
-        )  # fmt: skip
+            "training the project's small CLIP into %s (one time, ~2 min on 2 CPU cores)", folder
+        )
         tmp = folder.with_name(f"{folder.name}.tmp{os.getpid()}")
         shutil.rmtree(tmp, ignore_errors=True)
         try:
-            meta = train(tmp, **train_kwargs)  # type: ignore[arg-type]
+            meta = train(tmp, recipe or DEFAULT)
             if folder.exists():
                 shutil.rmtree(folder)
             os.replace(tmp, folder)

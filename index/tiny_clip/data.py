@@ -11,7 +11,8 @@ from __future__ import annotations
 import io
 import math
 import random
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from functools import cache
 from pathlib import Path
 
@@ -38,6 +39,7 @@ SHAPES: dict[str, tuple[str, str]] = {
     "star": ("stars", "星"),
     "diamond": ("diamonds", "ひし形"),
     "cross": ("crosses", "十字"),
+    "hexagon": ("hexagons", "六角形"),
 }
 # Name -> (relative centre, English phrases, Japanese phrase)
 POSITIONS: dict[str, tuple[tuple[float, float], tuple[str, ...], str]] = {
@@ -75,6 +77,19 @@ class Scene:
     count: int = 1
     word: str = ""
 
+    def codes(self) -> tuple[int, ...]:
+        """One integer per name in ``ATTRS`` (``NOT_APPLICABLE`` where the scene has none)."""
+        return (
+            ("shape", "word").index(self.kind),
+            _index(SHAPES, self.shape),
+            self.count,
+            _index(WORDS, self.word),
+            _index(COLOURS, self.colour),
+            _index(COLOURS, self.background),
+            _index(SIZES, self.size),
+            _index(POSITIONS, self.position),
+        )
+
     def full_caption(self) -> str:
         """The most specific English caption (used as the evaluation query)."""
         bg = _on_background(self.background)
@@ -87,14 +102,7 @@ class Scene:
 
     def full_caption_ja(self) -> str:
         """The most specific Japanese caption."""
-        bg = f"{COLOURS[self.background][1]}背景に"
-        colour = COLOURS[self.colour][1]
-        if self.kind == "word":
-            return f"{bg}「{self.word}」という{colour}文字"
-        size, noun = SIZES[self.size][2], SHAPES[self.shape][1]
-        if self.count == 2:
-            return f"{bg}二つの{size}{colour}{noun}"
-        return f"{bg}{POSITIONS[self.position][2]}{size}{colour}{noun}"
+        return _caption_ja(self, set(OPTIONAL))
 
 
 def sample_scene(rng: random.Random) -> Scene:
@@ -113,51 +121,118 @@ def sample_scene(rng: random.Random) -> Scene:
     )
 
 
+def variant(scene: Scene, rng: random.Random) -> Scene:
+    """A scene that differs from ``scene`` in one respect (a hard negative for training)."""
+    others = [c for c in COLOURS if c not in (scene.colour, scene.background)]
+    changes: list[dict[str, object]] = [
+        {"colour": rng.choice(others)},
+        {"background": rng.choice(others)},
+        {"colour": scene.background, "background": scene.colour},
+    ]
+    if scene.kind == "word":
+        changes.append({"word": rng.choice([w for w in WORDS if w != scene.word])})
+    else:
+        changes.append({"shape": rng.choice([s for s in SHAPES if s != scene.shape])})
+        changes.append({"size": "small" if scene.size == "large" else "large"})
+        if scene.count == 1:
+            changes.append({"position": rng.choice([p for p in POSITIONS if p != scene.position])})
+            changes.append({"count": 2, "position": ""})
+        else:
+            changes.append({"count": 1, "position": rng.choice(list(POSITIONS))})
+    return replace(scene, **rng.choice(changes))  # type: ignore[arg-type]
+
+
 # ---------------------------------------------------------------- captions
 
+# What a caption can state about a scene; ``Caption.key`` and ``Scene.codes`` follow this order.
+ATTRS = ("kind", "shape", "count", "word", "colour", "background", "size", "position")
+OPTIONAL = ("colour", "background", "size", "position")  # the rest is always stated
+UNSTATED = -1  # in a caption key: the caption says nothing about this attribute
+NOT_APPLICABLE = -2  # in scene codes: e.g. the shape of a word scene
 
-def caption(scene: Scene, rng: random.Random, japanese_p: float = 0.15) -> str:
-    """A randomly phrased caption mentioning a random subset of the scene's attributes."""
-    if rng.random() < japanese_p:
-        return _caption_ja(scene, rng)
+
+@dataclass(frozen=True, slots=True)
+class Caption:
+    """A caption and what it states: one code per ``ATTRS`` entry, ``UNSTATED`` where silent.
+
+    A caption also fits every other scene whose codes agree on all stated attributes; training
+    uses this so that such scenes are not pushed apart as negatives.
+    """
+
+    text: str
+    key: tuple[int, ...]
+
+
+def caption(
+    scene: Scene, rng: random.Random, japanese_p: float = 0.15, full_p: float = 0.0
+) -> Caption:
+    """A randomly phrased caption of ``scene`` stating a random subset of its attributes.
+
+    With probability ``full_p`` it states everything (like the evaluation queries).
+    """
+    full = rng.random() < full_p
+    said = {
+        a for a, p in zip(OPTIONAL, (0.95, 0.7, 0.7, 0.7), strict=True) if full or rng.random() < p
+    }
+    if scene.kind == "word" and not full and rng.random() < 0.3:
+        said.discard("colour")  # "text that says menu"
+    if scene.kind == "word":
+        said -= {"size", "position"}
+    elif scene.count == 2:
+        said.discard("position")
+    japanese = rng.random() < japanese_p
+    text = _caption_ja(scene, said) if japanese else _caption_en(scene, said, rng)
+    key = tuple(
+        c if a not in OPTIONAL or a in said else UNSTATED
+        for a, c in zip(ATTRS, scene.codes(), strict=True)
+    )
+    return Caption(text, key)
+
+
+def _caption_en(scene: Scene, said: set[str], rng: random.Random) -> str:
     prefix = rng.choice(("", "", "a photo of", "an image of", "a picture of", "a drawing of"))
-    bg = _on_background(scene.background) if rng.random() < 0.7 else ""
+    bg = _on_background(scene.background) if "background" in said else ""
+    colour = scene.colour if "colour" in said else ""
     if scene.kind == "word":
         w = scene.word
-        body = rng.choice(
-            (
-                f"the word '{w}'",
-                f'the word "{w}" written in {scene.colour}',
-                f"the word '{w}' written in {scene.colour}",
-                f"text that says {w}",
-                f"a sign reading '{w}'",
-                f"'{w}' in {scene.colour} letters",
-                f"{scene.colour} text: {w}",
-                w,
+        if colour:
+            body = rng.choice(
+                (
+                    f'the word "{w}" written in {colour}',
+                    f"the word '{w}' written in {colour}",
+                    f"'{w}' in {colour} letters",
+                    f"{colour} text: {w}",
+                    f"the {colour} word {w}",
+                )
             )
-        )
+        else:
+            body = rng.choice(
+                (f"the word '{w}'", f"text that says {w}", f"a sign reading '{w}'", w)
+            )
         return _join(prefix if prefix and not body.startswith(w) else "", body, bg)
-    colour = scene.colour if rng.random() < 0.95 else ""
-    size = rng.choice(SIZES[scene.size][1]) if rng.random() < 0.7 else ""
+    size = rng.choice(SIZES[scene.size][1]) if "size" in said else ""
     if scene.count == 2:
-        plural = SHAPES[scene.shape][0]
         head = rng.choice(("two", "two", "a pair of"))
-        return _join(prefix, head, size, colour, plural, bg)
-    pos = rng.choice(POSITIONS[scene.position][1]) if rng.random() < 0.7 else ""
+        return _join(prefix, head, size, colour, SHAPES[scene.shape][0], bg)
+    pos = rng.choice(POSITIONS[scene.position][1]) if "position" in said else ""
     return _join(prefix, _a(_join(size, colour, scene.shape)), pos, bg)
 
 
-def _caption_ja(scene: Scene, rng: random.Random) -> str:
-    colour = COLOURS[scene.colour][1]
-    bg = f"{COLOURS[scene.background][1]}背景に" if rng.random() < 0.7 else ""
+def _caption_ja(scene: Scene, said: set[str]) -> str:
+    colour = COLOURS[scene.colour][1] if "colour" in said else ""
+    bg = f"{COLOURS[scene.background][1]}背景に" if "background" in said else ""
     if scene.kind == "word":
         return f"{bg}「{scene.word}」という{colour}文字"
-    size = SIZES[scene.size][2] if rng.random() < 0.7 else ""
+    size = SIZES[scene.size][2] if "size" in said else ""
     noun = SHAPES[scene.shape][1]
     if scene.count == 2:
         return f"{bg}二つの{size}{colour}{noun}"
-    pos = POSITIONS[scene.position][2] if rng.random() < 0.7 else ""
+    pos = POSITIONS[scene.position][2] if "position" in said else ""
     return f"{bg}{pos}{size}{colour}{noun}"
+
+
+def _index(names: Sequence[str] | dict[str, object], name: str) -> int:
+    return list(names).index(name) if name else NOT_APPLICABLE
 
 
 def _a(noun: str) -> str:
@@ -244,6 +319,8 @@ def _draw_shape(draw: ImageDraw.ImageDraw, shape: str, cx: float, cy: float, r: 
         outer = _polygon(5, cx, cy, r * 1.25, -90 + tilt)
         inner = _polygon(5, cx, cy, r * 0.5, -54 + tilt)
         draw.polygon([p for pair in zip(outer, inner, strict=True) for p in pair], fill=fill)
+    elif shape == "hexagon":
+        draw.polygon(_polygon(6, cx, cy, r * 1.05, tilt), fill=fill)
     elif shape == "cross":
         t = r * 0.36
         draw.rectangle((cx - r, cy - t, cx + r, cy + t), fill=fill)
@@ -303,6 +380,6 @@ def make_pairs(
             continue
         seen.add(scene.full_caption())
         images.append(render(scene, rng, augment))
-        captions.append(caption(scene, rng, japanese_p))
+        captions.append(caption(scene, rng, japanese_p).text)
         scenes.append(scene)
     return images, captions, scenes

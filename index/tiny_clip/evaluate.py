@@ -48,7 +48,11 @@ def evaluate(
     t0 = time.perf_counter()
     img = emb.embed_images(images)
     embed_s = time.perf_counter() - t0
-    t2i, i2t = _recall_at_1(emb.embed_texts([s.full_caption() for s in scenes]) @ img.T)
+    sims = emb.embed_texts([s.full_caption() for s in scenes]) @ img.T
+    t2i, i2t = _recall_at_1(sims)
+    hits = sims.argmax(1) == np.arange(n)
+    kinds = np.array([s.kind for s in scenes])
+    by_kind = {k: round(float(hits[kinds == k].mean()), 3) for k in ("shape", "word")}
     t2i_ja, i2t_ja = _recall_at_1(emb.embed_texts([s.full_caption_ja() for s in scenes]) @ img.T)
 
     rng = random.Random(seed + 1)
@@ -68,6 +72,7 @@ def evaluate(
         "n": n,
         "text_to_image_r1": round(t2i, 3),
         "image_to_text_r1": round(i2t, 3),
+        "text_to_image_r1_by_kind": by_kind,  # words are hard to read at 32x32
         "text_to_image_r1_ja": round(t2i_ja, 3),
         "image_to_text_r1_ja": round(i2t_ja, 3),
         "text_to_image_r1_640x480_jpeg": round(t2i_f, 3),

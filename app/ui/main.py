@@ -1,0 +1,52 @@
+"""The Streamlit entry point: ``mmrag ui`` runs ``streamlit run`` on this file."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from app.ui.components import inject_css
+from app.ui.i18n import LANGUAGES, t
+from app.ui.state import resources
+
+st.set_page_config(page_title="mmrag", page_icon=":material/travel_explore:", layout="wide")
+
+if "lang" not in st.session_state:
+    wanted = st.query_params.get("lang")
+    st.session_state["lang"] = wanted if wanted in LANGUAGES else "en"
+
+inject_css()
+res = resources()
+
+with st.sidebar:
+    st.segmented_control(
+        t("app.language"),
+        options=list(LANGUAGES),
+        format_func=LANGUAGES.__getitem__,
+        key="lang",
+        required=True,
+    )
+    st.caption(t("app.tagline"))
+    st.caption(t("app.store", path=res.store_dir))
+    if not res.ready.is_set():
+        st.caption(f":material/hourglass_top: {t('app.warming')}")
+    if (job := res.jobs.active) is not None:
+        st.caption(f":material/sync: {t('app.ingesting', done=job.done, total=job.total or '?')}")
+
+pages = [
+    st.Page("views/search.py", title=t("nav.search"), icon=":material/search:", default=True),
+    st.Page(
+        "views/images.py", title=t("nav.images"), icon=":material/photo_library:", url_path="images"
+    ),
+    st.Page("views/chat.py", title=t("nav.chat"), icon=":material/forum:", url_path="chat"),
+    st.Page(
+        "views/library.py",
+        title=t("nav.library"),
+        icon=":material/folder_open:",
+        url_path="library",
+    ),
+    st.Page("views/map.py", title=t("nav.map"), icon=":material/scatter_plot:", url_path="map"),
+    st.Page(
+        "views/settings.py", title=t("nav.settings"), icon=":material/tune:", url_path="settings"
+    ),
+]
+st.navigation(pages).run()

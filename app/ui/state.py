@@ -1,0 +1,147 @@
+"""What one server process shares between all sessions (``st.cache_resource``), and the
+per-session choices (language, overrides) kept in ``st.session_state``.
+
+The store and config come from the environment set by ``mmrag ui``: ``MMRAG_UI_STORE``,
+``MMRAG_UI_CONFIG``; ``MMRAG_UI_ALLOW_FOLDERS=1`` lets the Library ingest server folders.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import logging
+import os
+import threading
+from pathlib import Path
+from typing import Any
+
+import streamlit as st
+
+from app.api import MMRag
+from app.ui.files import MB, FileGuard
+from app.ui.jobs import Busy, JobManager
+
+log = logging.getLogger(__name__)
+
+ENV_STORE = "MMRAG_UI_STORE"
+ENV_CONFIG = "MMRAG_UI_CONFIG"
+ENV_ALLOW_FOLDERS = "MMRAG_UI_ALLOW_FOLDERS"
+ENV_UPLOAD_MB = "MMRAG_UI_MAX_UPLOAD_MB"
+QUERY_IMAGE_MB = 20
+
+
+class Resources:
+    """The store, its models and its background jobs, loaded once per server process."""
+
+    def __init__(self, store: str, config: str | None) -> None:
+        self.base = MMRag.open(store, config)
+        self.store_dir = self.base.settings.store.dir.resolve()
+        self.uploads_dir = self.store_dir / "uploads"
+        self.guard = FileGuard(self.base.catalog, self.store_dir, self.uploads_dir)
+        self.jobs = JobManager(self.base, self.changed)
+        self.version = 0  # bumps whenever the store's content changes
+        self.max_upload_mb = float(os.environ.get(ENV_UPLOAD_MB) or 200)
+        self.allow_folders = os.environ.get(ENV_ALLOW_FOLDERS, "1") == "1"
+        self._variants: dict[str, MMRag] = {}
+        self._lock = threading.Lock()
+        self.ready = threading.Event()
+        threading.Thread(target=self._warm_up, name="mmrag-warm-up", daemon=True).start()
+
+    # -- per-session settings -------------------------------------------------------------
+    def rag(self, overrides: dict[str, Any] | None = None) -> MMRag:
+        """The store with session-level setting overrides (shares catalog, models, indexer)."""
+        if not overrides:
+            return self.base
+        key = json.dumps(overrides, sort_keys=True)
+        with self._lock:
+            if key not in self._variants:
+                if len(self._variants) > 16:  # many sessions with odd settings: start over
+                    self._variants.clear()
+                update = {}
+                for section, values in overrides.items():
+                    current = getattr(self.base.settings, section)
+                    update[section] = type(current).model_validate(
+                        {**current.model_dump(), **values}
+                    )
+                variant = MMRag(self.base.settings.model_copy(update=update))
+                # cached_property slots: the variant reuses the loaded catalog and indexer
+                variant.__dict__["catalog"] = self.base.catalog
+                variant.__dict__["indexer"] = self.base.indexer
+                self._variants[key] = variant
+            return self._variants[key]
+
+    def changed(self) -> None:
+        """After an ingest or delete: every searcher reopens its indexes."""
+        with self._lock:
+            rags = [self.base, *self._variants.values()]
+        for rag in rags:
+            if "searcher" in rag.__dict__:
+                rag.searcher.refresh()
+        self.guard.forget_roots()
+        self.version += 1
+
+    def delete_document(self, document_id: int) -> list[str]:
+        """Forget a document (and delete our uploaded copies of it); returns its paths."""
+        if self.jobs.active is not None:
+            raise Busy("an ingestion is running")
+        paths = self.base.catalog.delete_document(document_id)
+        for path in map(Path, paths):
+            real = path.resolve()
+            if real.is_relative_to(self.uploads_dir) and real.is_file():
+                real.unlink()
+                if real.parent != self.uploads_dir and not any(real.parent.iterdir()):
+                    real.parent.rmdir()
+        self.base.sync()
+        self.changed()
+        return paths
+
+    def _warm_up(self) -> None:
+        """Load the models and indexes before the first query needs them."""
+        try:
+            if self.base.catalog.counts().get("documents"):
+                self.base.search("warm up", k=1)
+                self.base.search("warm up", k=1, modality="image")
+        except Exception:  # warming is an optimisation: the first search reports real errors
+            log.warning("warm-up failed", exc_info=True)
+        finally:
+            self.ready.set()
+
+    @property
+    def query_image_bytes(self) -> int:
+        return QUERY_IMAGE_MB * MB
+
+    @property
+    def upload_bytes(self) -> int:
+        return int(self.max_upload_mb * MB)
+
+
+@st.cache_resource(show_spinner=False)
+def _resources(store: str, config: str | None) -> Resources:
+    return Resources(store, config)
+
+
+def store_args() -> tuple[str, str | None]:
+    store = os.environ.get(ENV_STORE) or ".mmrag"
+    return str(Path(store).expanduser().resolve()), os.environ.get(ENV_CONFIG) or None
+
+
+def resources() -> Resources:
+    return _resources(*store_args())
+
+
+def overrides() -> dict[str, Any]:
+    """This session's setting overrides (Settings page), as nested sections."""
+    return st.session_state.setdefault("overrides", {})
+
+
+def rag() -> MMRag:
+    return resources().rag(overrides())
+
+
+def search_params() -> set[str]:
+    """Keyword arguments the installed ``MMRag.search`` accepts (mode, rerank ...)."""
+    return set(inspect.signature(MMRag.search).parameters)
+
+
+def can_ask() -> bool:
+    return hasattr(MMRag, "ask_stream") or hasattr(MMRag, "ask")

@@ -1,0 +1,75 @@
+"""BM25 retrieval over the lexical index (built by ``index.lexical`` during sync)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+import numpy as np
+
+from index.indexer import Indexer
+from index.lexical import LexicalIndex, LexicalIndexError, tokenizer
+
+log = logging.getLogger(__name__)
+Ranked = list[tuple[int, float]]
+
+
+class LexicalRetriever:
+    """Tokenises queries exactly as the index tokenised items, and ranks by BM25."""
+
+    def __init__(self, indexer: Indexer) -> None:
+        self.indexer = indexer
+        s = indexer.settings.lexical
+        self.tokenizer = tokenizer(s.stem, s.stop_words, s.ja_split)
+        self._index: LexicalIndex | None = None
+        self._opened = False
+        self.problem: str | None = None  # why BM25 is unavailable, if it is
+
+    def refresh(self) -> None:
+        self._index, self._opened, self.problem = None, False, None
+
+    def index(self) -> LexicalIndex | None:
+        if not self._opened:
+            self._opened = True
+            try:
+                self._index = self.indexer.open_lexical()
+                if self._index is None:
+                    self.problem = "no lexical index (run `mmrag ingest` or `mmrag doctor`)"
+            except LexicalIndexError as exc:
+                self.problem = str(exc)
+                log.warning("BM25 unavailable: %s", exc)
+        elif self._index is not None:
+            self._index.refresh()  # pick up commits of another process (an ingest)
+        return self._index
+
+    def tokens(self, text: str) -> list[str]:
+        return self.tokenizer.tokens(text)
+
+    def search(
+        self,
+        text: str,
+        k: int,
+        allowed: np.ndarray | None = None,
+        context_boost: float = 0.3,
+    ) -> Ranked:
+        index = self.index()
+        if index is None:
+            return []
+        return index.search(self.tokens(text), k, allowed=allowed, context_boost=context_boost)
+
+    def coverage(self, query: str, texts: Sequence[str]) -> list[float] | None:
+        """Share of the query's idf mass that each text contains (1: every query word);
+        None without a lexical index or query words."""
+        index = self.index()
+        q = self.tokens(query)
+        if index is None or not q:
+            return None
+        idf = index.idf(q)
+        total = sum(idf[t] for t in set(q))
+        if total <= 0:
+            return [0.0] * len(texts)
+        out = []
+        for text in texts:
+            present = set(self.tokens(text)) if text else set()
+            out.append(sum(idf[t] for t in set(q) if t in present) / total)
+        return out

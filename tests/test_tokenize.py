@@ -1,0 +1,52 @@
+"""The lexical tokenizer: English and Japanese normalisation, shared by index and queries."""
+
+from __future__ import annotations
+
+from index.lexical.tokenize import Tokenizer, tokenizer
+
+tok = tokenizer()
+
+
+def test_english_folds_case_stems_and_drops_stop_words() -> None:
+    assert tok("The Inspections were INSPECTED") == tok("inspection were inspect")
+    assert "the" not in tok("The bridge and the river")
+    assert tok("Running companies") == ["run", "compani"]
+
+
+def test_english_normalises_width_accents_and_numbers() -> None:
+    assert tok("ＡＢＣ　１２３") == ["abc", "123"]  # full-width letters, digits and space
+    assert tok("Sen no Rikyū") == tok("sen no rikyu")
+    assert tok("12,480 tickets") == tok("12480 ticket")
+    assert "48.2" in tok("revenue of 48.2 million") and "8:15" in tok("leaves at 8:15")
+
+
+def test_options_change_tokens_and_identity() -> None:
+    plain = Tokenizer(stem=False, stop_words=False)
+    assert plain("The inspections") == ["the", "inspections"]
+    assert plain.identity != tok.identity
+
+
+def test_japanese_inflections_share_tokens() -> None:
+    # 延期する / 延期されました / 延期しました: the content word survives, endings do not
+    assert tok("延期する") == tok("延期されました") == tok("延期しました") == ["延期"]
+    assert tok("行った") == tok("行きます") == tok("行かない")[:1]
+    assert tok("応答しません") == tok("応答しない")[:1] == ["応答"]
+    # particles and auxiliaries are dropped, nouns kept
+    assert tok("検索機能のリリースを延期する") == ["検索", "機能", "リリース", "延期"]
+
+
+def test_japanese_spelling_variants_and_half_width_kana() -> None:
+    assert tok("ｻｰﾊﾞｰ") == tok("サーバー")  # half-width katakana after NFKC
+    assert tok("附属") == tok("付属")  # Sudachi's normalized form
+
+
+def test_mixed_japanese_and_english() -> None:
+    assert tok("社外へのUSBメモリの持ち出し") == ["社外", "usb", "メモリ", "持ち出し"]
+    assert tok("OCRの精度評価を行う")[:1] == ["ocr"]
+    assert "inspect" in tok("Inspectionsの結果")  # English words in Japanese text are stemmed
+
+
+def test_long_japanese_text_is_split_for_sudachi() -> None:
+    text = "東福寺の紅葉は十一月中旬が見頃です。" * 2000  # ~36k characters, above one call's limit
+    tokens = tok(text)
+    assert tokens.count("東福寺") == 2000

@@ -1,0 +1,381 @@
+"""The Streamlit UI: page logic through Streamlit's AppTest, file safety, strings, highlighting.
+
+The pages read the session's sample store (conftest ``sample_store``, never written to); the
+Library test ingests into an empty store of its own.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PIL import Image
+
+from app.api import MMRag
+from tests.conftest import DATA, OFFLINE
+
+UI = Path(__file__).resolve().parent.parent / "app" / "ui"
+MAIN = UI / "main.py"
+TIMEOUT = 180  # the first run loads the models
+
+
+@pytest.fixture(scope="session")
+def ui_store(request: pytest.FixtureRequest) -> Iterator[Path]:
+    """The sample store (conftest's ``sample_store``, read-only), as the UI's store.
+
+    ``MMRAG_UI_TEST_STORE=DIR`` uses a store already built there instead (quicker iterations).
+    """
+    given = os.environ.get("MMRAG_UI_TEST_STORE")
+    store = Path(given) if given else request.getfixturevalue("sample_store")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("MMRAG_UI_STORE", str(store))
+        mp.setenv("MMRAG_UI_CONFIG", str(OFFLINE))
+        mp.setenv("MMRAG_INGEST__WORKERS", "0")  # read uploads in-process: no pool start-up
+        yield store
+
+
+def app(page: str | None = None) -> Any:
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(MAIN), default_timeout=TIMEOUT)
+    at.run()
+    if page:
+        at.switch_page(f"views/{page}.py").run()
+    assert not at.exception, at.exception
+    return at
+
+
+def htmls(at: Any) -> list[str]:
+    return [h.proto.body for h in at.get("html")]
+
+
+def texts(at: Any, kind: str) -> list[str]:
+    return [e.value for e in getattr(at, kind)]
+
+
+def _length(values: Any) -> int:
+    """Length of a plotly data array, plain or binary-encoded ({"dtype", "bdata"})."""
+    if isinstance(values, dict):
+        import base64
+
+        import numpy as np
+
+        return np.frombuffer(base64.b64decode(values["bdata"]), dtype=values["dtype"]).size
+    return len(values)
+
+
+def red_circle() -> bytes:
+    return (DATA / "images" / "red_circle.jpg").read_bytes()
+
+
+# -- strings and highlighting --------------------------------------------------------------
+def test_catalogue_has_every_key_in_both_languages() -> None:
+    from app.ui.i18n import CATALOGUE, LANGUAGES
+
+    for key, entry in CATALOGUE.items():
+        assert set(entry) == set(LANGUAGES), key
+        fields = {lang: set(re.findall(r"{(\w+)", text)) for lang, text in entry.items()}
+        assert fields["ja"] == fields["en"], f"{key}: placeholders differ between languages"
+    used: set[str] = set()
+    for source in UI.rglob("*.py"):
+        used |= set(re.findall(r"""\bt\(\s*["']([a-z_.0-9]+)["']""", source.read_text()))
+    # keys built at run time: every value they can take
+    dynamic = {
+        "common.kind.": ("text", "image", "audio"),
+        "search.mode.": ("hybrid", "dense", "bm25"),
+        "library.status.": ("queued", "counting", "indexing", "done", "cancelled", "failed"),
+        "map.space.": ("clip", "text"),
+        "map.color.": ("modality", "folder", "file_type"),
+        "images.basis.": ("look", "all"),
+        "settings.w.": ("bm25", "text", "clip"),
+    }
+    used |= {prefix + v for prefix, values in dynamic.items() for v in values}
+    assert len(used) > 100
+    assert not used - set(CATALOGUE), f"keys used but not defined: {used - set(CATALOGUE)}"
+
+
+def test_highlighting_marks_terms_and_escapes_html() -> None:
+    from app.ui.highlight import highlight_html, snippet
+
+    out = highlight_html("Revenues grew; <script>alert(1)</script> revenue", "quarterly revenue")
+    assert out.count("<mark>") == 2 and "<script>" not in out and "&lt;script&gt;" in out
+    ja = highlight_html("2025年11月14日に防災訓練を実施します。", "防災訓練はいつ")
+    assert "<mark>防災訓練</mark>" in ja
+    text = "filler " * 200 + "the Millbrook footbridge inspection" + " filler" * 200
+    window, spans = snippet(text, "footbridge", width=120)
+    assert len(window) < 140 and window.startswith("…") and window.endswith("…")
+    assert [window[a:b] for a, b in spans] == ["footbridge"]
+
+
+# -- file safety ---------------------------------------------------------------------------
+def test_file_guard_serves_only_files_of_the_store(ui_store: Path, tmp_path: Path) -> None:
+    from app.ui.files import FileGuard, Forbidden
+
+    uploads = tmp_path / "uploads"
+    guard = FileGuard(MMRag.open(ui_store, OFFLINE).catalog, ui_store, uploads)
+    pdf = (DATA / "reports" / "annual_report_2025.pdf").resolve()
+    assert guard.check(str(pdf)) == pdf
+    thumb = next((ui_store / "thumbnails").rglob("*.webp"))
+    assert guard.check(str(thumb)) == thumb.resolve()
+    outside_root = tmp_path / "secret.txt"
+    outside_root.write_text("secret")
+    sneaky = DATA / "images" / ".." / ".." / "pyproject.toml"  # traversal out of the roots
+    not_ingested = DATA / "FACTS.md"  # inside an ingested folder, but excluded from the store
+    uploaded = uploads / "20250101-upload" / "mine.md"
+    uploaded.parent.mkdir(parents=True)
+    uploaded.write_text("# mine")
+    assert guard.check(str(uploaded)) == uploaded.resolve()  # uploads are served
+    link = uploads / "link.md"
+    link.symlink_to(outside_root)  # a symlink in the uploads folder pointing out of it
+    try:
+        for bad in (
+            "/etc/passwd",
+            str(outside_root),
+            str(sneaky),
+            str(not_ingested),
+            str(ui_store / "catalog.sqlite3"),  # inside the store, not an item of it
+            "data/reports/annual_report_2025.pdf",  # relative
+            str(link),
+            str(pdf) + "\x00.png",
+            "",
+        ):
+            with pytest.raises(Forbidden):
+                guard.check(bad)
+            assert guard.allowed(bad) is None
+    finally:
+        link.unlink()
+
+
+def test_uploads_are_size_limited_type_checked_and_confined(tmp_path: Path) -> None:
+    from app.ui.files import UploadRejected, query_image, safe_name, save_upload
+
+    uploads = tmp_path / "uploads"
+    ok = save_upload(uploads, "../../etc/notes.md", b"# Notes\n\nhello", max_bytes=1000)
+    assert ok.path.parent.parent == uploads and ok.path.name == "notes.md" and ok.type == "md"
+    assert safe_name("..\\..\\a<b>|c.pdf") == "a_b__c.pdf" and safe_name("...") == "upload"
+    png = io.BytesIO()
+    Image.new("RGB", (8, 8), "red").save(png, format="PNG")
+    cases = {
+        "too big": ("big.md", b"x" * 2000),
+        "unsupported type": ("tool.exe", b"MZ\x90\x00"),
+        "lying extension": ("report.pdf", png.getvalue()),
+        "broken image": ("photo.png", b"\x89PNG\r\n\x1a\n" + b"\x00" * 40),
+        "empty": ("empty.txt", b""),
+    }
+    for why, (name, data) in cases.items():
+        with pytest.raises(UploadRejected):
+            save_upload(uploads, name, data, max_bytes=1000)
+            pytest.fail(why)
+    assert [p.name for p in uploads.rglob("*") if p.is_file()] == ["notes.md"]  # nothing left
+    assert query_image(png.getvalue(), "q.png", 10_000).size == (8, 8)
+    with pytest.raises(UploadRejected):
+        query_image(png.getvalue(), "q.svg", 10_000)
+
+
+def test_ingest_job_runs_in_the_background_and_can_be_stopped(tmp_path: Path) -> None:
+    from app.ui.jobs import Busy, JobManager
+    from tests.conftest import offline_settings
+
+    folder = tmp_path / "notes"
+    folder.mkdir()
+    for i in range(4):
+        (folder / f"note{i}.md").write_text(f"# Note {i}\n\nThe otter number {i} swims.")
+    rag = MMRag(offline_settings(tmp_path / "store"))
+    changes: list[int] = []
+    jobs = JobManager(rag, lambda: changes.append(1))
+    job = jobs.start([folder])
+    job.cancel.set()  # stop after the file being read
+    with pytest.raises(Busy):
+        jobs.start([folder])
+    deadline = time.monotonic() + 120
+    while job.running and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert job.status == "cancelled" and job.done == 1 and job.total == 4, job
+    assert job.fraction == 1.0 and changes == [1]
+    assert rag.catalog.counts()["documents"] == 1
+    assert len(rag.search("otter swims", k=5)) == 1  # what was stored got indexed
+    failed = jobs.start([tmp_path / "missing"])
+    while failed.running:
+        time.sleep(0.05)
+    assert failed.status == "failed" and "missing" in (failed.error or "")
+
+
+# -- pages ---------------------------------------------------------------------------------
+def test_search_page_cards_highlight_filters_and_dialog(ui_store: Path) -> None:
+    at = app()
+    assert texts(at, "title") == ["Search"]
+    at.text_input(key="search-q").input("quarterly revenue").run()
+    assert not at.exception
+    out = at.session_state["search-results"][1]
+    assert out.hits and any("annual_report_2025.pdf" in h["source"] for h in out.hits)
+    marked = [h for h in htmls(at) if "mm-snippet" in h and "<mark>" in h]
+    assert marked and any(re.search(r"<mark>revenue</mark>", h, re.I) for h in marked)
+    headers = " ".join(texts(at, "markdown"))
+    assert "annual\\_report\\_2025.pdf" in headers and "p. " in headers  # name and page
+    assert any(c.startswith(f"{len(out.hits)} results in") for c in texts(at, "caption"))
+
+    at.button_group(key="search-mods").set_value(["image"]).run()  # modality filter
+    hits = at.session_state["search-results"][1].hits
+    assert hits and {h["modality"] for h in hits} == {"image"}
+    at.button_group(key="search-mods").set_value([]).run()
+    at.multiselect(key="search-types").set_value(["md"]).run()  # file type filter
+    assert {h["file_type"] for h in at.session_state["search-results"][1].hits} == {"md"}
+    at.multiselect(key="search-types").set_value([]).run()
+
+    at.text_input(key="search-q").input("operating margin 2025").run()
+    pdf_hit = next(
+        h
+        for h in at.session_state["search-results"][1].hits
+        if h["file_type"] == "pdf" and h["modality"] == "text"
+    )
+    at.button(key=f"search-hit-{pdf_hit['id']}-open").click().run()
+    assert not at.exception
+    focus = [h for h in htmls(at) if 'class="mm-focus"' in h]
+    assert focus and "<mark>" in focus[0]  # the passage in context, terms highlighted
+    assert at.get("image")  # the page of the original, rendered
+    assert any("Page" in e.label for e in at.expander)
+
+
+def test_search_page_mode_and_rerank_reach_the_search(ui_store: Path) -> None:
+    at = app()
+    at.text_input(key="search-q").input("standup meeting").run()
+    at.button_group(key="search-mode").set_value("bm25").run()
+    assert at.session_state["search-results"][1].info["mode"] == "bm25"
+    at.button_group(key="search-mode").set_value("dense").run()
+    out = at.session_state["search-results"][1]
+    assert out.info["mode"] == "dense"
+    audio = [h for h in out.hits if h["modality"] == "audio"]
+    assert audio, out.hits
+    player = at.get("audio")  # the recording, starting where the passage starts
+    assert player and player[0].proto.start_time == int(audio[0]["t_start"] or 0)
+    # rerank reaches the search; an image query tells why it is not reranked (and trains no
+    # reranker here: the flag, not the model, is what the page is responsible for)
+    at.file_uploader(key="search-image").set_value(("q.jpg", red_circle(), "image/jpeg")).run()
+    at.toggle(key="search-rerank").set_value(True).run()
+    info = at.session_state["search-results"][1].info
+    assert info["rerank_requested"] is True and not info["reranked"]
+    assert any(note in c.value for note in info["notes"] for c in at.caption)
+
+
+def test_search_by_uploaded_image_finds_it_first(ui_store: Path) -> None:
+    at = app()
+    at.file_uploader(key="search-image").set_value(("query.jpg", red_circle(), "image/jpeg"))
+    at.run()
+    assert not at.exception
+    hits = at.session_state["search-results"][1].hits
+    assert Path(hits[0]["source"]).name == "red_circle.jpg" and hits[0]["modality"] == "image"
+    at.file_uploader(key="search-image").set_value(("evil.jpg", b"not an image", "image/jpeg"))
+    at.run()
+    assert any("Upload refused" in e.value for e in at.error)
+
+
+def test_images_page_text_to_image_gallery(ui_store: Path) -> None:
+    at = app("images")
+    for query, expected in (("a red circle", "red_circle.jpg"), ("yellow star", "yellow_star.png")):
+        at.text_input(key="images-q").input(query).run()
+        hits = at.session_state["images-results"][1].hits
+        assert {h["modality"] for h in hits} == {"image"}
+        cards = [c.value for c in at.caption if "similarity" in c.value]
+        assert cards and cards[0].startswith(expected.replace("_", "\\_")), cards  # best first
+    assert len(at.get("image")) == len(cards)
+    at.button(key="images-grid-0").click().run()  # the full image, its OCR text and EXIF
+    details = " ".join(m.value for m in at.markdown)
+    assert "Text in the image (OCR)" in details and "Camera" in details, details
+
+
+def test_chat_answers_with_citations_and_not_found(ui_store: Path) -> None:
+    at = app("chat")
+    at.chat_input[0].set_value("What was the total revenue in fiscal year 2025?").run()
+    assert not at.exception
+    turn = at.session_state["chat"][-1]
+    answer = turn["answer"]
+    assert answer["status"] == "answered" and answer["citations"], answer
+    cites = answer["citations"]
+    cited = next((c for c in cites if c["modality"] == "text"), cites[0])
+    at.button_group(key="cite-pick-1").set_value(cited["n"]).run()
+    assert not at.exception
+    notes = [i.value for i in at.info]
+    assert any(f"Citation [{cited['n']}]" in n for n in notes)
+    if cited["modality"] == "text":  # the cited passage, marked in its context
+        assert any('class="mm-focus"' in h for h in htmls(at))
+    else:  # the cited picture with its text
+        assert at.get("image") and any('class="mm-context"' in h for h in htmls(at))
+
+    at.chat_input[0].set_value("Who won the 1998 football world cup final?").run()
+    last = at.session_state["chat"][-1]["answer"]
+    assert last["status"] == "not_found"
+    assert any("Not found in your files" in w.value for w in at.warning)
+
+
+def test_library_ingests_an_upload_in_the_background_and_deletes_it(
+    ui_store: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = tmp_path / "store"  # the sample store stays read-only: this one starts empty
+    monkeypatch.setenv("MMRAG_UI_STORE", str(store))
+    at = app("library")
+    assert any("The store is empty" in i.value for i in at.info)
+    note = b"# Heron budget memo\n\nThe kingfisher project costs 4711 euros."
+    at.file_uploader(key="library-upload-0").set_value(("memo.md", note, "text/markdown")).run()
+    next(b for b in at.button if b.label == "Ingest uploaded files").click().run()
+    assert not at.exception
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        at.run()
+        if any(p.proto.text.startswith(("Done", "Failed")) for p in at.get("progress")):
+            break
+        time.sleep(0.5)
+    bars = [p.proto for p in at.get("progress")]
+    assert bars and bars[0].text.startswith("Done: 1 file"), bars
+    assert "ingested" in at.dataframe[0].value.to_string()  # the per-file table
+    rag = MMRag.open(store, OFFLINE)
+    hit = rag.search("kingfisher project costs", k=1)[0]
+    assert Path(hit.source).name == "memo.md" and Path(hit.source).is_relative_to(store)
+
+    at.switch_page("views/library.py").run()
+    docs = next(d.value for d in at.dataframe if "Name" in d.value.columns)
+    row = int(docs.index[docs["Name"] == "memo.md"][0])
+    key = next(d.key for d in at.dataframe if d.key and d.key.startswith("library-docs-"))
+    at.session_state[key] = {"selection": {"rows": [row], "columns": []}}
+    at.run()
+    next(b for b in at.button if b.label.startswith("Delete")).click().run()
+    assert not at.exception
+    assert MMRag.open(store, OFFLINE).catalog.counts()["documents"] == 0
+    assert MMRag.open(store, OFFLINE).search("kingfisher", k=5) == []
+    assert not Path(hit.source).exists()  # our uploaded copy went with it
+
+
+def test_map_settings_and_language(ui_store: Path) -> None:
+    import json
+
+    at = app("map")
+    chart = at.get("plotly_chart")
+    assert chart, "no chart"
+    spec = json.loads(chart[0].proto.spec)
+    points = sum(_length(trace["x"]) for trace in spec["data"])
+    rag = MMRag.open(ui_store, OFFLINE)
+    assert points == len(rag.indexer.open("clip"))
+    assert {trace["name"] for trace in spec["data"]} <= {"Text", "Image", "Audio"}
+
+    at.switch_page("views/settings.py").run()
+    at.number_input[0].set_value(4)  # k
+    next(s for s in at.slider if s.label == "Text meaning").set_value(0.5)
+    at.button[0].click().run()  # the form's Apply
+    assert not at.exception
+    assert at.session_state["prefs"]["k"] == 4
+    assert at.session_state["overrides"] == {
+        "retrieval": {"weights": {"bm25": 1.0, "text": 0.5, "clip": 1.0}}
+    }
+    at.switch_page("views/search.py").run()
+    at.text_input(key="search-q").input("revenue").run()
+    assert len(at.session_state["search-results"][1].hits) <= 4
+
+    at.button_group(key="lang").set_value("ja").run()
+    assert texts(at, "title") == ["検索"]
+    at.switch_page("views/library.py").run()
+    assert texts(at, "title") == ["ライブラリ"]
