@@ -11,7 +11,7 @@ SYSTEM_PACKAGES := tesseract-ocr tesseract-ocr-jpn poppler-utils ffmpeg espeak-n
 	fonts-noto-cjk libmagic1
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup system venv demo test lint ui bench clean
+.PHONY: setup system venv demo eval test lint ui bench clean
 
 setup: system $(VENV)/.installed
 
@@ -35,9 +35,13 @@ venv: $(VENV)/.installed
 
 demo: setup
 	$(MMRAG) ingest data --store $(STORE) --config $(CONFIG) --report $(STORE)/ingest-report.json
-	$(MMRAG) search "a red circle" --store $(STORE) --modality image --k 3
-	$(MMRAG) search "disk quota exceeded" --store $(STORE) --k 3
+	$(MMRAG) search "a red circle on a blue background" --store $(STORE) --modality image --k 3
+	$(MMRAG) search "避難に使う階段" --store $(STORE) --k 3
+	$(MMRAG) ask "When will the Harrier batch product be retired?" --store $(STORE)
 	@echo; echo "Open the UI with:  $(MMRAG) ui --store $(STORE)"
+
+eval: setup
+	$(MMRAG) eval data/eval/questions.jsonl --store $(STORE)
 
 test: setup
 	$(PY) -m pytest -q

@@ -92,8 +92,19 @@ def load_settings(
     return _Loaded(**init)
 
 
+def _toml(value: Any) -> str:
+    """A TOML value (inline tables for mappings); JSON's strings and arrays are valid TOML."""
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{json.dumps(k)} = {_toml(v)}" for k, v in value.items()) + " }"
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml(v) for v in value) + "]"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return json.dumps(value, ensure_ascii=False)
+
+
 def save_store_config(settings: Settings, *, replace: bool = False) -> Path:
-    """Record the model choices in a new store so later commands use the same models."""
+    """Record the models of a new store (and retrieval settings tuned to them) for later runs."""
     path = settings.store.dir / STORE_CONFIG
     if path.exists() and not replace:
         return path
@@ -117,6 +128,10 @@ def save_store_config(settings: Settings, *, replace: bool = False) -> Path:
         f"model = {json.dumps(settings.ingest.transcriber.model)}",
         "",
     ]
+    # thresholds and the reranker are tuned to the models: keep what was configured for them
+    tuned = settings.retrieval.model_dump(mode="json", exclude_unset=True)
+    if tuned:
+        lines += ["[retrieval]", *(f"{k} = {_toml(v)}" for k, v in tuned.items()), ""]
     tmp = path.with_suffix(".tmp")
     tmp.write_text("\n".join(lines), encoding="utf-8")
     os.replace(tmp, path)

@@ -362,7 +362,8 @@ def write(data: dict[str, Any]) -> None:
         "| add 100 docs s |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
-    for r in data.get("lexical", []):
+    order = {lib: i for i, lib in enumerate(LIBS)}
+    for r in sorted(data.get("lexical", []), key=lambda r: (r["n"], order.get(r["lib"], 9))):
         if "error" in r:
             lines.append(f"| {r['n']:,} | {r['lib']} | {r['error']} | | | | | | |")
             continue
@@ -379,7 +380,7 @@ def write(data: dict[str, Any]) -> None:
         "| CPU p50 ms | queries |",
         "|---|---|---|---|---|---|---|",
     ]
-    for r in data.get("e2e", []):
+    for r in sorted(data.get("e2e", []), key=lambda r: r["n"]):
         if "error" in r:
             lines.append(f"| {r['n']:,} | {r['error']} | | | | | |")
             continue

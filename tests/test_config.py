@@ -25,6 +25,11 @@ def test_store_remembers_its_models(tmp_path: Path) -> None:
     again = load_settings(None, store)  # no --config: the store's own file applies
     assert again.embed.clip_model == "builtin:tiny-clip"
     assert again.ingest.transcriber.model == "builtin:whisper-base"
+    # and the retrieval settings tuned to those models (floors, reranker), not the defaults
+    offline = load_settings(OFFLINE, store).retrieval
+    assert again.retrieval.min_scores == offline.min_scores
+    assert again.retrieval.rerank.model == offline.rerank.model == "builtin:tiny-reranker"
+    assert not again.retrieval.rerank.enabled
 
 
 def test_invalid_values_are_rejected(tmp_path: Path) -> None:
