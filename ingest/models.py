@@ -8,8 +8,10 @@ Later stages register their own builtins on import (``index.tiny_clip`` adds the
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
+import socket
 from collections.abc import Callable
 from pathlib import Path
 
@@ -95,3 +97,32 @@ def _whisper_base() -> str:
 
 register_builtin("all-MiniLM-L6-v2", _minilm)
 register_builtin("whisper-base", _whisper_base)
+
+
+@functools.cache
+def _hub_reachable(endpoint: str, timeout: float = 3.0) -> bool:
+    from urllib.parse import urlparse
+
+    url = urlparse(endpoint)
+    try:
+        with socket.create_connection((url.hostname or "", url.port or 443), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def check_hub_model(name: str) -> None:
+    """Raise at once when ``name`` is a hub model that is neither cached nor downloadable.
+
+    Without this, an offline machine spends about a minute in the hub client's retries for
+    every optional model (e.g. a reranker) before giving up.
+    """
+    resolved = resolve_model(name)
+    if resolved.startswith(("/", ".", "~")) or Path(resolved).exists():
+        return
+    from huggingface_hub import constants, try_to_load_from_cache
+
+    if isinstance(try_to_load_from_cache(resolved, "config.json"), str):
+        return  # cached: loading works offline
+    if constants.HF_HUB_OFFLINE or not _hub_reachable(constants.ENDPOINT):
+        raise OSError(f"{name!r} is not in the local model cache and the model hub is unreachable")

@@ -14,7 +14,7 @@ from typing import Protocol
 import numpy as np
 
 import retrieval.tiny_reranker  # noqa: F401 - registers builtin:tiny-reranker
-from ingest.models import resolve_model
+from ingest.models import check_hub_model, resolve_model
 from retrieval.config import RerankSettings
 
 log = logging.getLogger(__name__)
@@ -36,6 +36,7 @@ class CrossEncoderReranker:
 
         self.name = model
         self.batch_size = batch_size
+        check_hub_model(model)
         self.model = CrossEncoder(
             resolve_model(model), device=pick_device(device), max_length=max_length
         )
