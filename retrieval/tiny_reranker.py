@@ -18,13 +18,11 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import random
-import shutil
 import time
 from pathlib import Path
 
-from ingest.models import cache_dir, register_builtin, resolve_model
+from ingest.models import build_once, cache_dir, register_builtin, resolve_model
 
 log = logging.getLogger(__name__)
 MODEL_NAME = "tiny-reranker-v3"  # bump the suffix whenever the recipe changes
@@ -225,30 +223,17 @@ def model_dir() -> Path:
 
 
 def ensure_model(folder: Path | None = None, *, force: bool = False) -> Path:
-    """A trained model folder, trained first if missing (under a lock: one build at a time)."""
-    from filelock import FileLock
+    """A trained model folder, trained first if missing (once; see build_once)."""
 
-    folder = Path(folder or model_dir()).expanduser().resolve()
-    done = folder / "mmrag_tiny_reranker.json"
-    if done.is_file() and not force:
-        return folder
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(folder.with_name(folder.name + ".lock"))):
-        if done.is_file() and not force:
-            return folder
-        log.warning("building the small test reranker into %s (one time, ~1 min)", folder)
-        tmp = folder.with_name(f"{folder.name}.tmp{os.getpid()}")
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir(parents=True)
-        try:
-            meta = train(tmp)
-            if folder.exists():
-                shutil.rmtree(folder)
-            os.replace(tmp, folder)
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
-        log.warning("small reranker trained in %.0fs: %s", meta["train_seconds"], folder)
-    return folder
+    def build(tmp: Path) -> None:
+        log.warning("building the small test reranker (one time, ~1 min)")
+        meta = train(tmp)
+        log.warning("small reranker trained in %.0fs", meta["train_seconds"])
+
+    def done(path: Path) -> bool:
+        return (path / "mmrag_tiny_reranker.json").is_file()
+
+    return build_once(Path(folder or model_dir()), build, done, force)
 
 
 register_builtin("tiny-reranker", lambda: str(ensure_model()))

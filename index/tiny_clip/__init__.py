@@ -9,12 +9,10 @@ real CLIP; real users should configure a pretrained open_clip model instead.
 from __future__ import annotations
 
 import logging
-import os
-import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ingest.models import cache_dir, register_builtin
+from ingest.models import build_once, cache_dir, register_builtin
 
 if TYPE_CHECKING:
     from index.tiny_clip.train import Recipe
@@ -38,36 +36,15 @@ def is_complete(folder: Path) -> bool:
 def ensure_model(
     folder: Path | None = None, *, force: bool = False, recipe: Recipe | None = None
 ) -> Path:
-    """Return a trained model folder, training it first if missing.
-
-    Training writes into a temporary sibling folder that is renamed into place, under a file lock:
-    concurrent processes wait for one build and readers never see a half-written folder.
-    """
-    from filelock import FileLock
-
+    """Return a trained model folder, training it first if missing (once; see build_once)."""
     from index.tiny_clip.train import DEFAULT, train
 
-    folder = Path(folder or model_dir()).expanduser().resolve()
-    if is_complete(folder) and not force:
-        return folder
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(folder.with_name(folder.name + ".lock"))):
-        if is_complete(folder) and not force:
-            return folder  # another process built it while we waited
-        log.warning(
-            "training the project's small CLIP into %s (one time, ~2 min on 2 CPU cores)", folder
-        )
-        tmp = folder.with_name(f"{folder.name}.tmp{os.getpid()}")
-        shutil.rmtree(tmp, ignore_errors=True)
-        try:
-            meta = train(tmp, recipe or DEFAULT)
-            if folder.exists():
-                shutil.rmtree(folder)
-            os.replace(tmp, folder)
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
-        log.warning("small CLIP trained in %.0fs: %s", meta["train_seconds"], folder)
-    return folder
+    def build(tmp: Path) -> None:
+        log.warning("training the project's small CLIP (one time, ~2 min on 2 CPU cores)")
+        meta = train(tmp, recipe or DEFAULT)
+        log.warning("small CLIP trained in %.0fs", meta["train_seconds"])
+
+    return build_once(Path(folder or model_dir()), build, is_complete, force)
 
 
 register_builtin("tiny-clip", lambda: f"local-dir:{ensure_model()}")
