@@ -39,6 +39,8 @@ from xml.sax.saxutils import escape as xml_escape
 
 from PIL import Image, ImageDraw, ImageFont
 
+from index.tiny_clip.data import draw_shape
+
 FIXED_TIME = dt.datetime(2025, 1, 1, 9, 0, 0)  # metadata timestamp of every generated office file
 AUTHOR = "mmrag test corpus"
 CJK_FONT_FILES = (  # Noto Sans CJK: Debian/Ubuntu, Fedora, Arch, Homebrew-ish locations
@@ -208,37 +210,6 @@ def scene_image(
     for cx, cy in centres:
         draw_shape(draw, shape, cx, cy, r, COLOURS[colour])
     return img
-
-
-def _polygon(n: int, cx: float, cy: float, r: float, start_deg: float) -> list[tuple[float, float]]:
-    a0 = math.radians(start_deg)
-    return [
-        (cx + r * math.cos(a0 + 2 * math.pi * k / n), cy + r * math.sin(a0 + 2 * math.pi * k / n))
-        for k in range(n)
-    ]
-
-
-def draw_shape(
-    draw: ImageDraw.ImageDraw, shape: str, cx: float, cy: float, r: float, fill: tuple[int, ...]
-) -> None:
-    """Draw one of ``SHAPES`` of radius ``r`` centred at (cx, cy)."""
-    if shape == "circle":
-        draw.ellipse((cx - r, cy - r, cx + r, cy + r), fill=fill)
-    elif shape in ("square", "diamond"):
-        draw.polygon(_polygon(4, cx, cy, r * 1.2, 45 if shape == "square" else 0), fill=fill)
-    elif shape == "triangle":
-        draw.polygon(_polygon(3, cx, cy + 0.2 * r, r * 1.25, -90), fill=fill)
-    elif shape == "hexagon":
-        draw.polygon(_polygon(6, cx, cy, r * 1.05, 0), fill=fill)
-    elif shape == "star":
-        outer, inner = _polygon(5, cx, cy, r * 1.25, -90), _polygon(5, cx, cy, r * 0.5, -54)
-        draw.polygon([p for pair in zip(outer, inner, strict=True) for p in pair], fill=fill)
-    elif shape == "cross":
-        t = r * 0.36
-        draw.rectangle((cx - r, cy - t, cx + r, cy + t), fill=fill)
-        draw.rectangle((cx - t, cy - r, cx + t, cy + r), fill=fill)
-    else:
-        raise ValueError(f"unknown shape {shape!r}")
 
 
 def bar_chart_image(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -14,27 +14,15 @@ from sqlalchemy.orm import selectinload
 from index.indexer import SPACES, Indexer
 from ingest.catalog import Asset, Catalog, Chunk, Document, FileError, FileRecord
 from ingest.catalog.store import best_paths
+from retrieval.hydrate import hydrate
+from retrieval.types import SearchResult
 
 
 @dataclass(slots=True)
-class ItemDetail:
-    """One retrievable item with its document, asset and neighbours in reading order."""
+class ItemDetail(SearchResult):
+    """A search result with what the item dialog adds: image metadata and neighbouring items."""
 
-    id: int
-    modality: str
-    text: str
-    source: str
-    file_type: str
-    title: str | None
-    document_id: int
-    ordinal: int
-    page: int | None = None
-    page_end: int | None = None
-    section: str | None = None
-    t_start: float | None = None
-    t_end: float | None = None
-    image: str | None = None
-    thumbnail: str | None = None
+    ordinal: int = 0
     width: int | None = None
     height: int | None = None
     camera: str | None = None
@@ -46,13 +34,14 @@ class ItemDetail:
 
 
 def item_detail(catalog: Catalog, item_id: int, context: int = 1) -> ItemDetail | None:
+    """Item ``item_id`` as :func:`hydrate` returns it, with ``context`` neighbours each side."""
+    found = hydrate(catalog, [(int(item_id), 0.0)])
+    if not found:
+        return None
+    base = found[0]
     with catalog.session() as s:
-        c = s.scalar(
-            select(Chunk)
-            .where(Chunk.id == int(item_id))
-            .options(selectinload(Chunk.asset), selectinload(Chunk.document))
-        )
-        if c is None:
+        c = s.scalar(select(Chunk).where(Chunk.id == base.id).options(selectinload(Chunk.asset)))
+        if c is None:  # deleted in between
             return None
         around = s.execute(
             select(Chunk.ordinal, Chunk.text)
@@ -64,24 +53,10 @@ def item_detail(catalog: Catalog, item_id: int, context: int = 1) -> ItemDetail 
             )
             .order_by(Chunk.ordinal)
         ).all()
-        path = best_paths(s, [c.document_id]).get(c.document_id, "")
         a: Asset | None = c.asset
         return ItemDetail(
-            id=c.id,
-            modality=c.modality,
-            text=c.text,
-            source=path,
-            file_type=c.document.file_type,
-            title=c.document.title,
-            document_id=c.document_id,
+            **{f.name: getattr(base, f.name) for f in fields(SearchResult)},
             ordinal=c.ordinal,
-            page=c.page,
-            page_end=c.page_end,
-            section=c.section,
-            t_start=c.t_start,
-            t_end=c.t_end,
-            image=a.path if a else None,
-            thumbnail=a.thumbnail if a else None,
             width=a.width if a else None,
             height=a.height if a else None,
             camera=a.camera if a else None,

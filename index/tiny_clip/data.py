@@ -270,7 +270,7 @@ def render(scene: Scene, rng: random.Random, augment: bool = True,
         if scene.count == 1:
             (cx, cy), _, _ = POSITIONS[scene.position]
             cx, cy = (cx + rng.uniform(-0.06, 0.06)) * w, (cy + rng.uniform(-0.06, 0.06)) * h
-            _draw_shape(draw, scene.shape, cx, cy, r, fill, rng)
+            draw_shape(draw, scene.shape, cx, cy, r, fill, rng.uniform(-8, 8))
         else:
             r = min(r, 0.22 * min(w, h))
             horizontal = w >= h if rng.random() < 0.8 else w < h
@@ -278,7 +278,7 @@ def render(scene: Scene, rng: random.Random, augment: bool = True,
             for side in (-1, 1):
                 cx = (0.5 + side * gap if horizontal else 0.5 + rng.uniform(-0.05, 0.05)) * w
                 cy = (0.5 + side * gap if not horizontal else 0.5 + rng.uniform(-0.05, 0.05)) * h
-                _draw_shape(draw, scene.shape, cx, cy, r, fill, rng)
+                draw_shape(draw, scene.shape, cx, cy, r, fill, rng.uniform(-8, 8))
     return _degrade(img, rng) if augment else img
 
 
@@ -304,9 +304,9 @@ def _polygon(n: int, cx: float, cy: float, r: float, start_deg: float) -> list[t
     ]
 
 
-def _draw_shape(draw: ImageDraw.ImageDraw, shape: str, cx: float, cy: float, r: float,
-                fill: tuple[int, ...], rng: random.Random) -> None:  # fmt: skip
-    tilt = rng.uniform(-8, 8)
+def draw_shape(draw: ImageDraw.ImageDraw, shape: str, cx: float, cy: float, r: float,
+               fill: tuple[int, ...], tilt: float = 0.0) -> None:  # fmt: skip
+    """Draw one of ``SHAPES`` of radius ``r`` centred at (cx, cy), turned by ``tilt`` degrees."""
     if shape == "circle":
         draw.ellipse((cx - r, cy - r, cx + r, cy + r), fill=fill)
     elif shape == "square":

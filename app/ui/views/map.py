@@ -98,18 +98,5 @@ if points:
     detail = item_detail(res.base.catalog, item_id)
     if detail is not None:
         st.subheader(t("map.selected"))
-        hit = {
-            "id": item_id,
-            "modality": detail.modality,
-            "source": detail.source,
-            "page": detail.page,
-            "page_end": detail.page_end,
-            "t_start": detail.t_start,
-            "t_end": detail.t_end,
-            "section": detail.section,
-            "file_type": detail.file_type,
-            "text": detail.text,
-            "thumbnail": detail.thumbnail,
-            "image": detail.image,
-        }
+        hit = detail.to_json() | {"score": None}  # a point on the map has no query score
         result_card(hit, None, None, key=f"map-card-{item_id}")
