@@ -7,6 +7,7 @@ Library test ingests into an empty store of its own.
 from __future__ import annotations
 
 import io
+import json
 import os
 import re
 import time
@@ -350,9 +351,34 @@ def test_library_ingests_an_upload_in_the_background_and_deletes_it(
     assert not Path(hit.source).exists()  # our uploaded copy went with it
 
 
-def test_map_settings_and_language(ui_store: Path) -> None:
-    import json
+def test_settings_saved_as_defaults_start_new_sessions(ui_store: Path) -> None:
+    saved = ui_store / "ui-settings.json"
+    try:
+        at = app("settings")
+        at.number_input[0].set_value(3)  # k
+        next(s for s in at.slider if s.label == "Keywords (BM25)").set_value(2.0)
+        next(b for b in at.button if b.label == "Save as defaults").click().run()
+        assert not at.exception
+        assert json.loads(saved.read_text())["prefs"]["k"] == 3
 
+        fresh = app("search")  # a new browser session starts from the saved defaults
+        assert fresh.session_state["prefs"]["k"] == 3
+        assert fresh.session_state["overrides"]["retrieval"]["weights"]["bm25"] == 2.0
+        fresh.text_input(key="search-q").input("revenue").run()
+        assert 1 <= len(fresh.session_state["search-results"][1].hits) <= 3
+
+        fresh.switch_page("views/settings.py").run()
+        next(b for b in fresh.button if "Reset" in b.label).click().run()
+        assert not saved.exists() and fresh.session_state["prefs"] == {}
+        assert app().session_state["overrides"] == {}
+
+        saved.write_text("{ not json")  # a damaged file is ignored, not fatal
+        assert app("search").session_state["prefs"] == {}
+    finally:
+        saved.unlink(missing_ok=True)
+
+
+def test_map_settings_and_language(ui_store: Path) -> None:
     at = app("map")
     chart = at.get("plotly_chart")
     assert chart, "no chart"

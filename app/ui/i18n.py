@@ -310,8 +310,10 @@ CATALOGUE: dict[str, dict[str, str]] = {
     # -- settings -----------------------------------------------------------------------
     "settings.title": {"en": "Settings", "ja": "設定"},
     "settings.caption": {
-        "en": "These choices apply to your session only; the store keeps its configuration.",
-        "ja": "この設定は現在のセッションのみに適用されます。ストアの設定は変わりません。",
+        "en": "Apply changes this session only; Save as defaults also starts every new session "
+        "on this store with them. The store's configuration files are not changed.",
+        "ja": "「適用」は現在のセッションのみに反映されます。「既定として保存」すると、このストアの"
+        "新しいセッションもこの設定で始まります。ストアの設定ファイルは変わりません。",
     },
     "settings.retrieval": {"en": "Retrieval", "ja": "検索"},
     "settings.mode": {"en": "Default mode", "ja": "既定の方式"},
@@ -336,6 +338,19 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "ja": "索引はこれらのモデルで作成されています。変更は `mmrag reindex` で行います。",
     },
     "settings.apply": {"en": "Apply", "ja": "適用"},
+    "settings.save": {"en": "Save as defaults", "ja": "既定として保存"},
+    "settings.saved": {
+        "en": "Applied, and saved as the defaults of new sessions.",
+        "ja": "適用し、新しいセッションの既定として保存しました。",
+    },
+    "settings.save_failed": {
+        "en": "Applied to this session, but could not be saved: {error}",
+        "ja": "このセッションには適用しましたが、保存できませんでした: {error}",
+    },
+    "settings.has_saved": {
+        "en": "New sessions start from the defaults saved here.",
+        "ja": "新しいセッションはここで保存した既定で始まります。",
+    },
     "settings.reset": {"en": "Reset to the store's settings", "ja": "ストアの設定に戻す"},
     "settings.applied": {"en": "Applied to this session.", "ja": "このセッションに適用しました。"},
     "settings.invalid": {"en": "Invalid setting: {error}", "ja": "無効な設定: {error}"},

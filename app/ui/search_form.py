@@ -15,7 +15,7 @@ from app.api import MMRag
 from app.ui.files import QUERY_IMAGE_TYPES, UploadRejected, extensions_for, query_image
 from app.ui.i18n import t
 from app.ui.items import Facets, facets
-from app.ui.state import Resources, rag, search_params
+from app.ui.state import Resources, prefs, rag, search_params
 from retrieval.filters import MODALITIES, Filters
 
 MODES = ("hybrid", "dense", "bm25")
@@ -39,11 +39,6 @@ class SearchRequest:
         return repr(
             (self.text, self.image_digest, self.k, self.mode, self.rerank, self.filters, version)
         )
-
-
-def prefs() -> dict[str, Any]:
-    """This session's defaults (Settings page): mode, k, rerank, llm."""
-    return st.session_state.setdefault("prefs", {})
 
 
 @st.cache_data(ttl=30, show_spinner=False)

@@ -3,10 +3,13 @@ per-session choices (language, overrides) kept in ``st.session_state``.
 
 The store and config come from the environment set by ``mmrag ui``: ``MMRAG_UI_STORE``,
 ``MMRAG_UI_CONFIG``; ``MMRAG_UI_ALLOW_FOLDERS=1`` lets the Library ingest server folders.
+Defaults saved from the Settings page live in the store's ``ui-settings.json``; every new session
+starts from them.
 """
 
 from __future__ import annotations
 
+import copy
 import inspect
 import json
 import logging
@@ -28,6 +31,7 @@ ENV_CONFIG = "MMRAG_UI_CONFIG"
 ENV_ALLOW_FOLDERS = "MMRAG_UI_ALLOW_FOLDERS"
 ENV_UPLOAD_MB = "MMRAG_UI_MAX_UPLOAD_MB"
 QUERY_IMAGE_MB = 20
+UI_SETTINGS = "ui-settings.json"
 
 
 class Resources:
@@ -131,7 +135,50 @@ def resources() -> Resources:
 
 def overrides() -> dict[str, Any]:
     """This session's setting overrides (Settings page), as nested sections."""
-    return st.session_state.setdefault("overrides", {})
+    return _session_choice("overrides")
+
+
+def prefs() -> dict[str, Any]:
+    """This session's defaults (Settings page): mode, k, rerank, llm."""
+    return _session_choice("prefs")
+
+
+def _session_choice(name: str) -> dict[str, Any]:
+    if name not in st.session_state:
+        st.session_state[name] = copy.deepcopy(saved_defaults().get(name, {}))
+    return st.session_state[name]
+
+
+def saved_defaults() -> dict[str, Any]:
+    """``{"prefs": ..., "overrides": ...}`` saved for this store; {} when none or unusable."""
+    res = resources()
+    path = res.store_dir / UI_SETTINGS
+    try:
+        saved = json.loads(path.read_text(encoding="utf-8"))
+        res.rag(saved.get("overrides") or None)  # values the current settings no longer accept
+        return {k: dict(saved.get(k) or {}) for k in ("prefs", "overrides")}
+    except FileNotFoundError:
+        return {}
+    except Exception as exc:  # noqa: BLE001 - a damaged file must not keep the UI from starting
+        log.warning("ignoring %s: %s", path, exc)
+        return {}
+
+
+def save_defaults() -> Path:
+    """Keep this session's choices as the defaults of every new session on this store."""
+    path = resources().store_dir / UI_SETTINGS
+    tmp = path.with_suffix(".tmp")
+    data = {"prefs": prefs(), "overrides": overrides()}
+    tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False), encoding="utf-8")
+    os.replace(tmp, path)
+    return path
+
+
+def forget_defaults() -> None:
+    """Back to the store's configuration: this session and every new one."""
+    (resources().store_dir / UI_SETTINGS).unlink(missing_ok=True)
+    overrides().clear()
+    prefs().clear()
 
 
 def rag() -> MMRag:

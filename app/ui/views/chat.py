@@ -9,8 +9,7 @@ import streamlit as st
 from app.ui.chat_view import open_citation, pending_citation, render_answer
 from app.ui.components import md_escape
 from app.ui.i18n import t
-from app.ui.search_form import prefs
-from app.ui.state import can_ask, rag, resources
+from app.ui.state import can_ask, prefs, rag, resources
 
 res = resources()
 st.title(t("chat.title"))

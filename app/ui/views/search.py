@@ -11,11 +11,10 @@ from app.ui.search_form import (
     filter_inputs,
     image_input,
     mode_inputs,
-    prefs,
     run_search,
     search_notes,
 )
-from app.ui.state import resources
+from app.ui.state import prefs, resources
 
 res = resources()
 st.title(t("search.title"))

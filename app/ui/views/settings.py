@@ -1,12 +1,22 @@
-"""Settings page: session-level retrieval and answering choices; the models in use."""
+"""Settings page: retrieval and answering choices for this session, or saved as the store's UI
+defaults; the models in use."""
 
 from __future__ import annotations
 
 import streamlit as st
 
 from app.ui.i18n import t
-from app.ui.search_form import MODES, prefs, rerank_default
-from app.ui.state import overrides, rag, resources, search_params
+from app.ui.search_form import MODES, rerank_default
+from app.ui.state import (
+    forget_defaults,
+    overrides,
+    prefs,
+    rag,
+    resources,
+    save_defaults,
+    saved_defaults,
+    search_params,
+)
 
 res = resources()
 st.title(t("settings.title"))
@@ -66,9 +76,11 @@ with st.form("settings-form"):
     custom = cols[1].text_input(
         t("settings.llm_custom"), value="" if chosen in llm_names else chosen, max_chars=300
     )
-    apply = st.form_submit_button(t("settings.apply"), type="primary", icon=":material/check:")
+    with st.container(horizontal=True):
+        apply = st.form_submit_button(t("settings.apply"), type="primary", icon=":material/check:")
+        save = st.form_submit_button(t("settings.save"), icon=":material/save:")
 
-if apply:
+if apply or save:
     llm_name = custom.strip() or llm
     try:
         if rag_cfg is not None:
@@ -92,11 +104,20 @@ if apply:
             ov["retrieval"] = changed
         p.update(mode=mode, k=int(k), rerank=bool(rerank), llm=llm_name)
         st.session_state.pop("chat-llm", None)  # the chat page picks the new default
-        st.success(t("settings.applied"), icon=":material/check_circle:")
+        if save:
+            try:
+                save_defaults()
+            except OSError as exc:
+                st.error(t("settings.save_failed", error=exc))
+            else:
+                st.success(t("settings.saved"), icon=":material/check_circle:")
+        else:
+            st.success(t("settings.applied"), icon=":material/check_circle:")
 
+if saved_defaults():
+    st.caption(t("settings.has_saved"))
 if st.button(t("settings.reset"), icon=":material/restart_alt:"):
-    overrides().clear()
-    p.clear()
+    forget_defaults()
     st.session_state.pop("chat-llm", None)
     st.rerun()
 
