@@ -15,9 +15,10 @@ import pytest
 import torch
 from PIL import Image
 
+from app.config import load_settings
 from index.embedders.clip import OpenClipEmbedder
 from index.tiny_clip import MODEL_NAME
-from tests.conftest import DATA
+from tests.conftest import DATA, OFFLINE
 
 PHOTOS = {  # sample-corpus photos (tests/sample_corpus.py) and what they show
     "red_circle.jpg": "a red circle in the centre on a blue background",
@@ -92,6 +93,25 @@ def test_full_descriptions_match_their_photos(
     sims = clip.embed_texts(list(PHOTOS.values())) @ photo_vectors.T
     assert (sims.argmax(1) == np.arange(len(PHOTOS))).all()  # text -> image
     assert (sims.argmax(0) == np.arange(len(PHOTOS))).all()  # image -> text
+
+
+def test_one_floor_keeps_off_topic_prose_out_and_short_captions_in(
+    clip: OpenClipEmbedder, photo_vectors: np.ndarray
+) -> None:
+    # configs/offline.toml drops CLIP hits below this floor from the fusion: questions about
+    # documents must stay under it against every picture, short descriptions clear it
+    floor = load_settings(OFFLINE).retrieval.min_scores["clip"]
+    prose = [
+        "How much did the company invest in R&D last year?",
+        "tickets handled by the support team in the third quarter",
+        "Who should I tell about food allergies for the trip?",
+        "防災訓練の日時と集合場所",
+    ]
+    assert (clip.embed_texts(prose) @ photo_vectors.T).max() < floor
+    short = {"a red circle": 0, "a yellow star": 1, "two blue squares": 3, "赤い丸": 0}
+    sims = clip.embed_texts(list(short)) @ photo_vectors.T
+    for (query, gold), row in zip(short.items(), sims, strict=True):
+        assert row.argmax() == gold and row[gold] >= floor, (query, row.round(2))
 
 
 def test_image_finds_its_variant(

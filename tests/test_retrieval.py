@@ -223,6 +223,10 @@ def test_image_queries_search_the_clip_space(rag: MMRag) -> None:
     found = rag.search(image=DATA / "images" / "red_circle.jpg", k=3, rerank=True)
     assert _names(found)[0] == "red_circle.jpg" and found[0].modality == "image"
     assert not found.info.reranked and found.info.notes  # says why it was not reranked
+    for words in ("a red circle", "赤い丸"):  # a short description, not the full caption
+        described = rag.search(words, k=3, modality="image", rerank=False)
+        assert _names(described)[0] == "red_circle.jpg", (words, _names(described))
+        assert not described[0].low_relevance
     audio = rag.search("marine biology lecture", k=3, modality="audio", rerank=False)
     assert audio and all(r.modality == "audio" and r.t_start is not None for r in audio)
 

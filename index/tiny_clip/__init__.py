@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-MODEL_NAME = "tiny-clip-v3"  # bump the suffix whenever the recipe changes
+MODEL_NAME = "tiny-clip-v4"  # bump the suffix whenever the recipe changes
 
 
 def model_dir() -> Path:

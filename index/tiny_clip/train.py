@@ -12,7 +12,10 @@ only up to their real length; sparse updates of the 49408-row token embedding. I
 steps: scenes come in pairs that differ in one attribute (hard negatives), most captions state
 every attribute, a caption is never contrasted against other images it also describes ("a red
 circle" fits every red circle in the batch), and attribute heads shared by both towers supervise
-directly what the contrastive loss only implies.
+directly what the contrastive loss only implies. Calibrated steps: the contrastive loss only
+orders images per caption, so hinge losses also set the scale: every caption scores high with
+the images it describes, and off-topic text (unseen words: what a question about a report looks
+like to this model) scores low with every image — one similarity floor then serves all queries.
 """
 
 from __future__ import annotations
@@ -63,6 +66,13 @@ class Recipe:
     japanese_p: float = 0.15
     mask_fits: bool = True  # don't treat other images a caption also describes as negatives
     aux: float = 3.0  # weight of the attribute heads shared by both towers (0: contrastive only)
+    # Calibration, so that one similarity floor means the same for every query: a caption scores
+    # at least match_floor with each image it describes (short ones too), and off-topic text
+    # (words no caption uses: a question about invoices) at most off_topic_ceiling with any image.
+    calibration: float = 20.0  # weight of those two hinge losses (0: off)
+    match_floor: float = 0.65
+    off_topic_ceiling: float = 0.1
+    off_topic: int = 48  # off-topic texts per step
     seed: int = 0
     model_cfg: dict[str, Any] = field(default_factory=lambda: MODEL_CFG)
 
@@ -107,12 +117,15 @@ def to_pixels(images: torch.Tensor, preprocess: Any) -> torch.Tensor:
     return norm(images.float().div_(255))
 
 
-def encode_text(model: Any, tokens: torch.Tensor) -> torch.Tensor:
+def encode_text(
+    model: Any, tokens: torch.Tensor, frozen: torch.Tensor | None = None
+) -> torch.Tensor:
     """``CLIP.encode_text`` (unnormalised) computing only up to each caption's real length.
 
     Captions are grouped by length (English ~20 tokens, Japanese ~45) and cut after their
     longest member: with causal attention and end-of-text pooling the result is the same as
-    encoding all ``context_length`` positions, at a fraction of the cost.
+    encoding all ``context_length`` positions, at a fraction of the cost. Token embeddings at
+    ``frozen`` positions get no gradient.
     """
     from open_clip.transformer import text_global_pool
 
@@ -123,7 +136,10 @@ def encode_text(model: Any, tokens: torch.Tensor) -> torch.Tensor:
         rows = (buckets == bucket).nonzero().squeeze(1)
         n = int(lengths[rows].max())
         part = tokens[rows, :n]
-        x = model.token_embedding(part) + model.positional_embedding[:n]
+        x = model.token_embedding(part)
+        if frozen is not None:
+            x = torch.where(frozen[rows, :n, None], x.detach(), x)
+        x = x + model.positional_embedding[:n]
         x = model.ln_final(model.transformer(x, attn_mask=model.attn_mask[:n, :n]))
         x = text_global_pool(x, part, model.text_pool_type)
         proj = model.text_projection
@@ -145,6 +161,40 @@ def contrastive_loss(
         logits = logits.masked_fill(others, float("-inf"))
     labels = torch.arange(len(logits), device=logits.device)
     return (F.cross_entropy(logits, labels) + F.cross_entropy(logits.T, labels)) / 2
+
+
+class OffTopic:
+    """Token rows of off-topic text: a few words of the caption vocabulary that carry no
+    attribute ("the", "of") among random words no caption uses, which keep their initial
+    embeddings (``frozen``) as every unseen word of a real query does."""
+
+    GLUE = ("the", "a", "of", "in", "on", "and", "for", "with", "by", "at", "is", "to", "what")
+
+    def __init__(self, tokenizer: Any, captions: list[str], context_length: int) -> None:
+        seen = tokenizer(captions).unique()
+        self.glue = tokenizer(list(self.GLUE))[:, 1].unique()  # each word's first BPE token
+        self.glue = self.glue[torch.isin(self.glue, seen)]
+        self.sot, self.eot = int(tokenizer.sot_token_id), int(tokenizer.eot_token_id)
+        unused = torch.ones(self.sot, dtype=torch.bool)
+        unused[seen[seen < self.sot]] = False
+        self.unused = unused.nonzero().squeeze(1)
+        self.context_length = context_length
+
+    def sample(self, n: int, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        """``n`` texts as (tokens, frozen) of shape (n, context_length)."""
+        tokens = torch.zeros(n, self.context_length, dtype=torch.long)
+        frozen = torch.zeros(n, self.context_length, dtype=torch.bool)
+        for row in range(n):
+            length = int(torch.randint(3, 16, (1,), generator=gen))
+            words = self.unused[torch.randint(len(self.unused), (length,), generator=gen)]
+            glue = torch.rand(length, generator=gen) < 0.3
+            if len(self.glue):
+                pick = self.glue[torch.randint(len(self.glue), (length,), generator=gen)]
+                words = torch.where(glue, pick, words)
+            tokens[row, 0], tokens[row, length + 1] = self.sot, self.eot
+            tokens[row, 1 : length + 1] = words
+            frozen[row, 1 : length + 1] = ~glue
+        return tokens, frozen
 
 
 def _fits(keys: torch.Tensor, codes: torch.Tensor) -> torch.Tensor:
@@ -245,6 +295,12 @@ def train(
 
     scheds = [torch.optim.lr_scheduler.LambdaLR(o, lr_at) for o in opts]
     rng = random.Random(recipe.seed + 1)
+    gen = torch.Generator().manual_seed(recipe.seed + 2)
+    off_topic = None
+    if recipe.calibration and recipe.off_topic:
+        vocab_rng = random.Random(recipe.seed + 3)
+        sample = [caption(scenes[i], vocab_rng, 0.5, 0.5).text for i in range(0, len(scenes), 2)]
+        off_topic = OffTopic(tokenizer, sample, recipe.model_cfg["text_cfg"]["context_length"])
     group = 2 if recipe.hard_pairs else 1
     t0 = time.perf_counter()
     losses: list[float] = []
@@ -262,6 +318,13 @@ def train(
         loss = contrastive_loss(img, txt, model.logit_scale.exp(), fits)
         if recipe.aux:
             loss = loss + recipe.aux * (heads(img, codes[index]) + heads(txt, keys)) / 2
+        if recipe.calibration:
+            calib = F.relu(recipe.match_floor - (img * txt).sum(-1)).square().mean()
+            if off_topic is not None:
+                off, frozen = off_topic.sample(recipe.off_topic, gen)
+                off_txt = F.normalize(encode_text(model, off.to(device), frozen.to(device)), dim=-1)
+                calib = calib + F.relu(off_txt @ img.T - recipe.off_topic_ceiling).square().mean()
+            loss = loss + recipe.calibration * calib
         for o in opts:
             o.zero_grad(set_to_none=True)
         loss.backward()
