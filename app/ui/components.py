@@ -114,29 +114,57 @@ def result_card(hit: dict[str, Any], query: str | None, rank: int | None, key: s
 def image_grid(
     hits: Sequence[dict[str, Any]], query: str | None, key: str, columns: int = 4
 ) -> None:
-    """Thumbnails in a grid; each opens the full image with its OCR text and EXIF."""
+    """Thumbnails in a grid, row by row; each opens the full image with its OCR text and EXIF."""
     res = resources()
-    cols = st.columns(columns)
-    for i, hit in enumerate(hits):
-        with cols[i % columns], st.container(border=True):
-            shown = res.guard.allowed(hit.get("thumbnail")) or res.guard.allowed(hit.get("image"))
-            if shown is not None:
-                st.image(str(shown), width="stretch")
-            else:
-                st.caption(t("common.missing"))
-            name = Path(hit.get("source") or "").name
-            label = f"{name} · {where(hit)}" if where(hit) else name
-            clip = (hit.get("scores") or {}).get("clip")
-            score = (
-                t("common.similarity", score=clip)
-                if clip is not None
-                else t("common.score", score=hit["score"])
-            )
-            st.caption(f"{md_escape(label)}  \n{score}")
-            if hit.get("low_relevance"):
-                st.badge(t("common.low_relevance"), color="gray")
-            if st.button(t("common.open"), key=f"{key}-{i}", icon=":material/zoom_in:"):
-                open_item(hit["id"], query)
+    for start in range(0, len(hits), columns):
+        row = st.columns(columns)
+        for i, hit in enumerate(hits[start : start + columns], start):
+            with row[i - start], st.container(border=True):
+                _grid_card(res, hit, query, f"{key}-{i}")
+
+
+def _grid_card(res: Resources, hit: dict[str, Any], query: str | None, key: str) -> None:
+    shown = res.guard.allowed(hit.get("thumbnail")) or res.guard.allowed(hit.get("image"))
+    try:
+        framed = framed_thumbnail(str(shown), shown.stat().st_mtime_ns) if shown else None
+    except OSError:  # deleted since it was found
+        framed = None
+    if framed is not None:
+        st.image(framed, width="stretch")
+    else:
+        st.caption(t("common.missing"))
+    name = Path(hit.get("source") or "").name
+    label = f"{name} · {where(hit)}" if where(hit) else name
+    clip = (hit.get("scores") or {}).get("clip")
+    score = (
+        t("common.similarity", score=clip)
+        if clip is not None
+        else t("common.score", score=hit["score"])
+    )
+    low = f" :gray-badge[{t('common.low_relevance')}]" if hit.get("low_relevance") else ""
+    st.caption(f"{md_escape(label)}  \n{score}{low}")
+    if st.button(t("common.open"), key=key, icon=":material/zoom_in:"):
+        open_item(hit["id"], query)
+
+
+@st.cache_data(max_entries=512, show_spinner=False)
+def framed_thumbnail(path: str, mtime_ns: int, size: tuple[int, int] = (320, 240)) -> bytes | None:
+    """The picture fitted into a fixed 4:3 frame (PNG), so that a row of cards lines up."""
+    import io
+
+    from PIL import Image, ImageOps
+
+    try:
+        with Image.open(path) as img:
+            img = ImageOps.exif_transpose(img).convert("RGB")
+            img.thumbnail(size)
+    except Exception:  # noqa: BLE001 - an unreadable picture shows as missing, the grid goes on
+        return None
+    frame = Image.new("RGB", size, (240, 242, 246))
+    frame.paste(img, ((size[0] - img.width) // 2, (size[1] - img.height) // 2))
+    buf = io.BytesIO()
+    frame.save(buf, format="PNG")
+    return buf.getvalue()
 
 
 def audio_player(
