@@ -59,7 +59,9 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls))
+        # deep: a --config file that sets one [retrieval] key keeps the store's other ones
+        toml = TomlConfigSettingsSource(settings_cls, deep_merge=True)
+        return (init_settings, env_settings, toml)
 
 
 def _store_dir(config: Path | None, store: Path | None) -> Path:

@@ -32,6 +32,19 @@ def test_store_remembers_its_models(tmp_path: Path) -> None:
     assert not again.retrieval.rerank.enabled
 
 
+def test_a_config_file_overrides_single_keys_of_the_store_file(tmp_path: Path) -> None:
+    store = tmp_path / "s"
+    save_store_config(load_settings(OFFLINE, store))
+    mine = tmp_path / "mine.toml"
+    mine.write_text("[retrieval]\nk = 5\nweights = { text = 0.5 }\n\n[embed]\ndevice = 'cpu'\n")
+    s = load_settings(mine, store)
+    assert s.retrieval.k == 5 and s.embed.device == "cpu"
+    offline = load_settings(OFFLINE, store)  # what the store recorded stays for other keys
+    assert s.retrieval.min_scores == offline.retrieval.min_scores
+    assert s.retrieval.weights == {**offline.retrieval.weights, "text": 0.5}
+    assert s.embed.clip_model == "builtin:tiny-clip"
+
+
 def test_invalid_values_are_rejected(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="chunk_overlap"):
         load_settings(None, tmp_path, {"ingest": {"chunk_tokens": 32, "chunk_overlap": 64}})
