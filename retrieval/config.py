@@ -66,6 +66,12 @@ class RetrievalSettings(Section):
         description="what text queries look for in the CLIP space: images only (passages are "
         "ranked by the text space), or every item",
     )
+    text_languages: list[str] | None = Field(
+        default=None,
+        description="languages the text embedding model reads (e.g. ['en'] for "
+        "all-MiniLM-L6-v2); in hybrid mode a query in another language leaves the text "
+        "retriever out instead of adding its noise (keywords and CLIP only). None: any",
+    )
     min_scores: dict[str, float] = Field(
         default_factory=lambda: {"clip": 0.2},
         description="per retriever: hits scoring below this do not take part in fusion (a "

@@ -25,6 +25,7 @@ from sqlalchemy import func, select
 
 from index.indexer import Indexer
 from ingest.catalog import Catalog, Chunk
+from ingest.text import detect_language
 from retrieval.config import Mode, RetrievalSettings
 from retrieval.dense import DenseRetriever, Ranked
 from retrieval.diversity import mmr, suppress_duplicates
@@ -140,17 +141,33 @@ class Searcher:
             lists["clip"] = self.dense.search_image(query.image, n, allowed)
             if text and mode != "dense":
                 lists["bm25"] = self._bm25(text, n, allowed, info)
-            if text and mode != "bm25":
+            if text and mode != "bm25" and self._text_model_reads(text, mode, info):
                 lists["text"] = self.dense.search_text(text, "text", n, allowed)
             return lists
         if mode in ("bm25", "hybrid"):
             lists["bm25"] = self._bm25(text, n, allowed, info)
         if mode in ("dense", "hybrid"):
-            lists["text"] = self.dense.search_text(text, "text", n, allowed)
+            if self._text_model_reads(text, mode, info):
+                lists["text"] = self.dense.search_text(text, "text", n, allowed)
             clip_ids = allowed if self.settings.text_query_clip == "all" else self._images(allowed)
             if clip_ids is None or len(clip_ids):
                 lists["clip"] = self.dense.search_text(text, "clip", n, clip_ids)
         return lists
+
+    def _text_model_reads(self, text: str, mode: Mode, info: SearchInfo) -> bool:
+        """Whether the text retriever takes part: not, in hybrid mode, for a query in a language
+        the text model does not read (its neighbours would be noise outvoting the keywords)."""
+        known = self.settings.text_languages
+        language = detect_language(text) if known is not None else None
+        if language is None or known is None or language in known:
+            return True
+        if mode == "dense":  # asked for explicitly: run it, but say so
+            info.notes.append(f"the text model is not made for {language} queries")
+            return True
+        info.notes.append(
+            f"the text model is not made for {language} queries: keywords and image similarity only"
+        )
+        return False
 
     def _bm25(self, text: str, n: int, allowed: np.ndarray | None, info: SearchInfo) -> Ranked:
         ranked = self.lexical.search(text, n, allowed, self.settings.context_boost)

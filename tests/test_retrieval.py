@@ -219,6 +219,23 @@ def test_modes_find_keywords_meanings_and_japanese_inflections(rag: MMRag) -> No
     assert "annual_report_2025.pdf" in _names(hybrid)[:3]
 
 
+def test_hybrid_leaves_out_a_text_model_that_cannot_read_the_query(
+    rag: MMRag, sample_store: Path
+) -> None:
+    # the offline text model (all-MiniLM-L6-v2) reads English only: for a Japanese query its
+    # neighbours are noise that outvoted the keyword match (the evacuation notice came 3rd)
+    query = "避難に使う階段"
+    ja = rag.search(query, k=3, rerank=False)
+    assert _names(ja)[0] == "scan_notice_ja.pdf"
+    assert "text" not in ja.info.candidates and any("ja" in n for n in ja.info.notes)
+    en = rag.search("Which stairs are used to evacuate?", k=3, rerank=False)
+    assert "text" in en.info.candidates and not en.info.notes
+    dense = rag.search(query, k=3, mode="dense", rerank=False)  # asked for: runs, with a note
+    assert "text" in dense.info.candidates and dense.info.notes
+    anyone = MMRag(offline_settings(sample_store, retrieval={"text_languages": None}))
+    assert "text" in anyone.search(query, k=3, rerank=False).info.candidates
+
+
 def test_image_queries_search_the_clip_space(rag: MMRag) -> None:
     found = rag.search(image=DATA / "images" / "red_circle.jpg", k=3, rerank=True)
     assert _names(found)[0] == "red_circle.jpg" and found[0].modality == "image"
