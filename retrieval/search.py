@@ -85,7 +85,10 @@ class Searcher:
         lists = {name: self._floor(name, ranked) for name, ranked in found.items()}
         info.candidates = {name: len(ranked) for name, ranked in lists.items()}
         fused = self._fuse(lists)
-        fused += self._tail(found, {i for i, _ in fused}, 2 * depth - len(fused))
+        # below its floor a picture is as likely as any other: it fills only a list of pictures
+        images_asked = query.image is not None or query.filters.modalities == ("image",)
+        fill = {name: r for name, r in found.items() if name != "clip" or images_asked}
+        fused += self._tail(fill, {i for i, _ in fused}, 2 * depth - len(fused))
         fused = fused[: 2 * depth]  # what diversity and reranking may need
         results = hydrate(self.catalog, fused)
         modality = {r.id: r.modality for r in results}

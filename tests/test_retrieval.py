@@ -234,6 +234,12 @@ def test_hybrid_leaves_out_a_text_model_that_cannot_read_the_query(
     assert "text" in dense.info.candidates and dense.info.notes
     anyone = MMRag(offline_settings(sample_store, retrieval={"text_languages": None}))
     assert "text" in anyone.search(query, k=3, rerank=False).info.candidates
+    # what is left is the keyword matches; pictures under the CLIP floor do not pad the list...
+    few = rag.search("防災訓練", k=10, rerank=False)
+    assert few and all(r.modality != "image" for r in few), _names(few)
+    # ...unless pictures are what was asked for
+    vague = rag.search("a star", k=3, modality="image", rerank=False)
+    assert len(vague) == 3 and all(r.modality == "image" for r in vague)
 
 
 def test_image_queries_search_the_clip_space(rag: MMRag) -> None:
