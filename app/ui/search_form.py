@@ -136,7 +136,8 @@ def rerank_default() -> bool:
 
 
 def image_input(res: Resources, label: str, key: str) -> tuple[Image.Image | None, str | None]:
-    """An image uploader for queries: checked, decoded in memory, never stored."""
+    """An image uploader for queries: checked, decoded in memory, never stored; the accepted
+    image is shown under it."""
     up = st.file_uploader(
         label,
         type=extensions_for(QUERY_IMAGE_TYPES),
@@ -152,6 +153,7 @@ def image_input(res: Resources, label: str, key: str) -> tuple[Image.Image | Non
     except UploadRejected as exc:
         st.error(t("common.rejected", reason=exc))
         return None, None
+    st.image(img, caption=t("search.by_image"), width=160)
     return img, hashlib.sha256(data).hexdigest()
 
 

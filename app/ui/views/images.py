@@ -31,8 +31,6 @@ with left:
     count = st.select_slider(t("images.count"), [8, 12, 16, 24, 32, 48], value=12, key="images-k")
 with right:
     image, digest = image_input(res, t("images.upload"), "images-image")
-    if image is not None:
-        st.image(image, caption=t("search.by_image"), width=160)
 chosen = filter_inputs(res, "images", modalities=False)
 filters = Filters(
     **{**{f: getattr(chosen, f) for f in chosen.__dataclass_fields__}, "modalities": ("image",)}

@@ -34,8 +34,6 @@ with left:
     mode, rerank = mode_inputs("search")
 with right:
     image, digest = image_input(res, t("search.image"), "search-image")
-    if image is not None:
-        st.image(image, caption=t("search.by_image"), width=160)
 filters = filter_inputs(res, "search")
 k = int(prefs().get("k", res.base.settings.retrieval.k))
 
