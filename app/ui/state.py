@@ -144,8 +144,11 @@ def prefs() -> dict[str, Any]:
 
 
 def _session_choice(name: str) -> dict[str, Any]:
-    if name not in st.session_state:
-        st.session_state[name] = copy.deepcopy(saved_defaults().get(name, {}))
+    if name not in st.session_state:  # a new session: read the saved defaults once, for both
+        saved = saved_defaults()
+        for key in ("prefs", "overrides"):
+            if key not in st.session_state:
+                st.session_state[key] = copy.deepcopy(saved.get(key, {}))
     return st.session_state[name]
 
 
