@@ -62,10 +62,12 @@ def test_shapes_and_normalisation(clip: OpenClipEmbedder, photo_vectors: np.ndar
 
 def test_deterministic(clip: OpenClipEmbedder, photo_vectors: np.ndarray) -> None:
     texts = ["a yellow star", "two blue squares on a yellow background"]
-    np.testing.assert_array_equal(clip.embed_texts(texts), clip.embed_texts(texts))
-    np.testing.assert_array_equal(clip.embed_images(PATHS[:2]), photo_vectors[:2])
+    # floats differ in the last bits between batch shapes, thread counts and CPUs (4e-8 seen for
+    # a batch of 2 vs 5): the same input must give the same vector up to that noise
+    np.testing.assert_allclose(clip.embed_texts(texts), clip.embed_texts(texts), atol=1e-5)
+    np.testing.assert_allclose(clip.embed_images(PATHS[:2]), photo_vectors[:2], atol=1e-5)
     # a batch's rows don't depend on what else is in the batch
-    np.testing.assert_allclose(clip.embed_texts(texts[:1]), clip.embed_texts(texts)[:1], atol=1e-6)
+    np.testing.assert_allclose(clip.embed_texts(texts[:1]), clip.embed_texts(texts)[:1], atol=1e-5)
 
 
 @pytest.mark.parametrize(
