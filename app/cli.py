@@ -401,7 +401,7 @@ def ask(
         for item in rag.ask_stream(question, k=k, llm=llm):
             if isinstance(item, Answer):
                 answer = item
-            elif not as_json:
+            elif isinstance(item, str) and not as_json:
                 out.print(item, end="", markup=False, highlight=False, soft_wrap=True)
     except (LLMError, VectorStoreError, LexicalIndexError, ValueError) as exc:
         console.print(f"[red]error:[/red] {exc}", markup=True, highlight=False)

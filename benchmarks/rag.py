@@ -92,7 +92,7 @@ def evaluate(rag: MMRag, llm: str, questions: list[dict[str, Any]], k: int) -> d
         for item in rag.ask_stream(q["query"], llm=llm, k=k):
             if isinstance(item, Answer):
                 answer = item
-            elif first is None:
+            elif isinstance(item, str) and first is None:
                 first = time.perf_counter() - start
         total = time.perf_counter() - start
         assert answer is not None

@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 from app.api import MMRag
 from app.cli import app
-from app.rag.types import Answer
+from app.rag.types import Answer, Retrieved
 from retrieval.filters import Filters
 from tests.conftest import DATA, OFFLINE, offline_settings
 
@@ -103,7 +103,9 @@ def test_audio_citation_carries_its_time_span(rag: MMRag) -> None:
 
 def test_stream_yields_text_then_the_answer(rag: MMRag) -> None:
     items = list(rag.ask_stream("Who is the chief executive of Kestrel?"))
-    *pieces, final = items
+    retrieved, *pieces, final = items
+    # the sources come first, before any text: a UI shows them while the answer is written
+    assert isinstance(retrieved, Retrieved) and retrieved.sources
     assert isinstance(final, Answer) and pieces and all(isinstance(p, str) for p in pieces)
     assert "".join(pieces) == final.text and "Margit Olsen" in final.text
     assert final.timings["first_token_s"] <= final.timings["total_s"]

@@ -31,7 +31,7 @@ from typer.testing import CliRunner
 from app.api import MMRag
 from app.cli import app
 from app.rag.errors import LLMAuthError, LLMModelMissing, LLMUnreachable
-from app.rag.types import Answer
+from app.rag.types import Answer, Retrieved
 from retrieval.filters import Filters
 from tests.conftest import ROOT, offline_settings
 
@@ -353,4 +353,5 @@ def test_stream_form_ends_with_the_answer(store: Path, proxy: Recorder, monkeypa
     monkeypatch.setenv(KEY_ENV, KEY)
     rag = rag_for(store, text=remote(proxy.url))
     items = list(rag.ask_stream("Where does the team offsite take place?", llm="text", k=1))
-    assert isinstance(items[-1], Answer) and all(isinstance(i, str) for i in items[:-1])
+    assert isinstance(items[0], Retrieved) and items[0].sources
+    assert isinstance(items[-1], Answer) and all(isinstance(i, str) for i in items[1:-1])

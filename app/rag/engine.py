@@ -17,7 +17,7 @@ from app.rag.citations import StreamFilter, check, remove_invalid
 from app.rag.conversation import History, rewrite
 from app.rag.errors import LLMContextOverflow
 from app.rag.llms import ChatBackend, load, resolve
-from app.rag.types import Answer, Source
+from app.rag.types import Answer, Retrieved, Source
 from retrieval.filters import Filters
 from retrieval.types import SearchResult
 
@@ -67,8 +67,9 @@ class RagEngine:
         k: int | None = None,
         llm: str | None = None,
         filters: Filters | None = None,
-    ) -> Iterator[str | Answer]:
-        """Text pieces of the answer as they come, then the checked :class:`Answer`."""
+    ) -> Iterator[str | Retrieved | Answer]:
+        """A :class:`Retrieved` event once the sources are known, the answer's text pieces as
+        they come, then the checked :class:`Answer`."""
         if not question or not question.strip():
             raise ValueError("a question needs some text")
         t0 = perf_counter()
@@ -90,6 +91,9 @@ class RagEngine:
             and ((r.text or "").strip() or (multimodal and r.modality == "image" and r.image))
         ]
         sources = prompt.make_sources(usable, rag)
+        yield Retrieved(
+            query, sources or prompt.make_sources(results[:_CLOSEST], rag), timings["retrieve_s"]
+        )
         picks = extractive.score(question, sources, self.embed_query, self.embed_passages, query)
         # the evidence gate: no sentence close enough to the question means "not found", not a
         # guess (images count as evidence for a multimodal model: it reads them itself)
@@ -236,11 +240,13 @@ def _not_found_text(closest: Sequence[Source]) -> str:
     return f"{NOT_FOUND_TEXT} The closest sources were: " + "; ".join(_where(s) for s in closest)
 
 
-def collect(stream: Iterator[str | Answer], on_token: Callable[[str], None] | None) -> Answer:
+def collect(
+    stream: Iterator[str | Retrieved | Answer], on_token: Callable[[str], None] | None
+) -> Answer:
     """Drain :meth:`RagEngine.stream`, passing text pieces to ``on_token``; the Answer."""
     for item in stream:
         if isinstance(item, Answer):
             return item
-        if on_token is not None:
+        if isinstance(item, str) and on_token is not None:
             on_token(item)
     raise RuntimeError("the answer stream ended without an Answer")

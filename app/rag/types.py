@@ -42,6 +42,15 @@ class Source:
 
 
 @dataclass(slots=True)
+class Retrieved:
+    """Stream event: the sources found for a question, sent before any answer text."""
+
+    query: str  # the standalone query that was searched
+    sources: list[Source]
+    seconds: float  # time spent rewriting and retrieving
+
+
+@dataclass(slots=True)
 class Citation:
     """A source the answer cites, with how well the citing sentences are supported by it."""
 

@@ -6,6 +6,7 @@ from typing import Any
 
 import streamlit as st
 
+from app.rag.types import Answer
 from app.ui.chat_view import open_citation, pending_citation, render_answer
 from app.ui.components import md_escape
 from app.ui.i18n import t
@@ -63,7 +64,7 @@ if question:
                 if isinstance(piece, str):
                     text += piece
                     shown.markdown(md_escape(text) + " ▌")  # escaped: model output is untrusted
-                else:
+                elif isinstance(piece, Answer):
                     final = piece
             if final is None:
                 raise RuntimeError("the answer stream ended without an answer")
