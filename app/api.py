@@ -55,7 +55,7 @@ class MMRag:
     @cached_property
     def catalog(self) -> Catalog:
         self.settings.store.dir.mkdir(parents=True, exist_ok=True)
-        return Catalog(self.settings.store.url)
+        return Catalog(self.settings.store.url, store_dir=self.settings.store.dir)
 
     @cached_property
     def pipeline(self) -> Pipeline:

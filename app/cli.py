@@ -24,6 +24,7 @@ from rich.table import Table
 from rich.text import Text
 
 from app.config import Settings, load_settings
+from ingest.paths import readable, unescape
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -114,7 +115,8 @@ def ingest(
                     task, detail=f"{chunks} chunks, {images} images, {tally['failed']} failed"
                 )
                 if res.status.value == "failed":
-                    progress.console.print(f"[red]failed[/red] {res.path}: {res.reason}")
+                    why = readable(f"{res.path}: {res.reason}")
+                    progress.console.print(Text.assemble(("failed", "red"), " ", why))
         except KeyboardInterrupt:
             interrupted = True
     summary = {
@@ -145,7 +147,7 @@ def _format_hit(hit: dict[str, Any]) -> tuple[str, str]:
         where = f"p. {hit['page']}" + (f"-{end}" if end > hit["page"] else "")
     elif hit["t_start"] is not None:
         where = f"{_clock(hit['t_start'])}-{_clock(hit['t_end'] or hit['t_start'])}"
-    return Path(hit["source"]).name, where
+    return readable(unescape(Path(hit["source"]).name)), where
 
 
 def _clock(seconds: float) -> str:

@@ -90,7 +90,8 @@ def load_settings(
         model_config = SettingsConfigDict(toml_file=files)
 
     init = dict(overrides or {})
-    init["store"] = {**init.get("store", {}), "dir": str(store_dir)}
+    # absolute: a process that changes its working directory keeps its store
+    init["store"] = {**init.get("store", {}), "dir": os.path.abspath(store_dir)}
     return _Loaded(**init)
 
 

@@ -226,8 +226,8 @@ class Indexer:
             if images:
                 assert isinstance(embedder, ImageEmbedder)
                 ok_ids, pics = [], []
-                for item_id, thumb, path in images:
-                    pic = _load_picture(thumb, path)
+                for item_id, *paths in images:
+                    pic = _load_picture([self.catalog.resolve(p) for p in paths if p])
                     if pic is not None:
                         ok_ids.append(item_id)
                         pics.append(pic)
@@ -235,10 +235,11 @@ class Indexer:
                     yield np.array(ok_ids, dtype=np.int64), embedder.embed_images(pics)
 
 
-def _load_picture(thumbnail: str | None, path: str | None) -> Image.Image | None:
-    """The thumbnail is enough for CLIP (224 px) and far faster to decode than a photo."""
-    for candidate in (thumbnail, path):
-        if candidate and Path(candidate).is_file():
+def _load_picture(candidates: list[Path]) -> Image.Image | None:
+    """The first readable of (thumbnail, original): the thumbnail is enough for CLIP (224 px)
+    and far faster to decode than a photo."""
+    for candidate in candidates:
+        if candidate.is_file():
             try:
                 with Image.open(candidate) as img:
                     img.seek(0)

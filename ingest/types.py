@@ -12,6 +12,8 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from ingest.paths import escape, readable
+
 
 class Modality(StrEnum):
     TEXT = "text"
@@ -106,15 +108,23 @@ class FileResult:
     def ok(self) -> bool:
         return self.status not in (FileStatus.FAILED,)
 
+    @property
+    def name(self) -> str:
+        """The file name for people (a name that is not UTF-8 decoded by guessing)."""
+        return readable(self.path.name)
+
     def to_json(self) -> dict[str, Any]:
+        """``path`` is exact (escaped like the catalog's, see ingest.paths); ``display`` is
+        readable."""
         return {
-            "path": str(self.path),
+            "path": escape(self.path),
+            "display": readable(self.path),
             "status": self.status.value,
             "chunks": self.chunks,
             "images": self.images,
             "pages": self.pages,
-            "reason": self.reason,
-            "warnings": self.warnings,
+            "reason": None if self.reason is None else readable(self.reason),
+            "warnings": [readable(w) for w in self.warnings],
             "document_id": self.document_id,
             "seconds": round(self.seconds, 3),
         }

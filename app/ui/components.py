@@ -14,6 +14,7 @@ from app.ui.highlight import exact_spans, highlight_html, snippet_html
 from app.ui.i18n import t
 from app.ui.items import ItemDetail, item_detail
 from app.ui.state import Resources, resources
+from ingest.paths import readable
 
 ICONS = {
     "text": ":material/description:",
@@ -191,7 +192,7 @@ def download_original(res: Resources, path: str | None, file_type: str | None, k
     st.download_button(
         t("common.download"),
         data=lambda: res.guard.read(str(real)),  # read on click, not on every rerun
-        file_name=real.name,
+        file_name=readable(real.name),  # a name that is not UTF-8 cannot reach the browser
         mime=mime_of(real, file_type),
         key=key,
         icon=":material/download:",

@@ -4,7 +4,7 @@ The UI serves a file only when (1) the catalog knows that exact path (an ingeste
 image extracted from one, or its thumbnail) or it lies in the uploads folder, and (2) its real
 location, symlinks resolved, lies inside one of the store's ingested roots, the store itself or
 the uploads folder. Item ids, never paths, travel through URLs and widgets; paths come from the
-catalog and are checked again here before anything is read.
+catalog (escaped, see :mod:`ingest.paths`) and are checked again here before anything is read.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from sqlalchemy import or_, select
 
 from ingest.catalog import Asset, Catalog, FileRecord
 from ingest.detect import AUDIO_TYPES, EXTENSIONS, IMAGE_TYPES, TEXT_TYPES, detect
+from ingest.paths import as_path, escape
 
 MB = 1024 * 1024
 INGEST_TYPES = frozenset(EXTENSIONS.values())
@@ -81,7 +82,7 @@ class FileGuard:
         stamp, roots = self._roots
         if time.monotonic() - stamp > 5:  # roots change only when something is ingested
             with self.catalog.session() as s:
-                found = {Path(r) for r in s.scalars(select(FileRecord.root).distinct())}
+                found = {as_path(r) for r in s.scalars(select(FileRecord.root).distinct())}
             roots = [self.store_dir, self.uploads_dir]
             roots += sorted({r.resolve() for r in found if r.is_absolute()})
             self._roots = (time.monotonic(), roots)
@@ -94,7 +95,7 @@ class FileGuard:
         """The real path of a servable file; raises :class:`Forbidden` otherwise."""
         if not path or "\x00" in str(path):
             raise Forbidden("no path")
-        given = Path(path)
+        given = as_path(path) if isinstance(path, str) else Path(path)
         if not given.is_absolute() or ".." in given.parts:
             raise Forbidden(f"not an absolute, normalised path: {path}")
         try:
@@ -122,7 +123,13 @@ class FileGuard:
         return real.read_bytes()
 
     def _known(self, given: Path, real: Path) -> bool:
-        names = {str(given), str(real)}
+        names = {escape(given), escape(real)}
+        # store-internal files (extracted images, thumbnails) are recorded relative to the store
+        names |= {
+            p.relative_to(self.store_dir).as_posix()
+            for p in (given, real)
+            if p.is_relative_to(self.store_dir)
+        }
         with self.catalog.session() as s:
             hit = s.scalar(select(FileRecord.id).where(FileRecord.path.in_(names)).limit(1))
             if hit is None:

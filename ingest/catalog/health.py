@@ -61,7 +61,9 @@ def check_catalog(catalog: Catalog, store_dir: Path, repair: bool = True) -> lis
                 repaired=bool(stuck and repair),
             )
         )
-        missing_assets = [p for p in s.scalars(select(Asset.path)) if not Path(p).is_file()]
+        missing_assets = [
+            p for p in s.scalars(select(Asset.path)) if not catalog.resolve(p).is_file()
+        ]
         out.append(
             Finding(
                 "image files present",

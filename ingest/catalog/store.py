@@ -2,6 +2,11 @@
 
 Only the ingest pipeline's main process writes; each file is stored in one transaction, so a
 killed run leaves every file either fully stored or absent.
+
+Paths of the user's files are stored absolute and escaped (:mod:`ingest.paths`: any file name,
+UTF-8 or not, as valid text); files the store itself holds (extracted images, thumbnails) are
+stored relative to the store directory and read back absolute, so a store can be copied, moved
+or opened from any working directory.
 """
 
 from __future__ import annotations
@@ -15,7 +20,8 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config as AlembicConfig
 from sqlalchemy import Engine, create_engine, delete, event, func, select, update
-from sqlalchemy.orm import Session, selectinload, sessionmaker
+from sqlalchemy.orm import QueryContext, Session, selectinload, sessionmaker
+from sqlalchemy.orm.attributes import set_committed_value
 
 from ingest.catalog.models import (
     Asset,
@@ -26,6 +32,7 @@ from ingest.catalog.models import (
     IngestRun,
     utcnow,
 )
+from ingest.paths import as_path, escape, readable
 from ingest.types import ParsedDocument
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -71,15 +78,45 @@ def migrate(engine: Engine) -> None:
         command.upgrade(cfg, "head")
 
 
-class Catalog:
-    """Typed access to the catalog database."""
+def _sqlite_store_dir(url: str) -> Path | None:
+    if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
+        return Path(url.removeprefix("sqlite:///")).resolve().parent
+    return None
 
-    def __init__(self, url: str, *, create: bool = True) -> None:
+
+class Catalog:
+    """Typed access to the catalog database.
+
+    ``store_dir`` is where store-internal paths (extracted images, thumbnails) are relative
+    to; by default the folder of a SQLite catalog file.
+    """
+
+    def __init__(self, url: str, *, create: bool = True, store_dir: Path | None = None) -> None:
         self.url = url
+        self.store_dir = Path(store_dir).resolve() if store_dir else _sqlite_store_dir(url)
         self.engine = make_engine(url)
         if create:
             migrate(self.engine)
-        self.session = sessionmaker(self.engine, expire_on_commit=False)
+        self.session = sessionmaker(
+            self.engine, expire_on_commit=False, info={"store_dir": self.store_dir}
+        )
+
+    def resolve(self, stored: str) -> Path:
+        """The file a stored path names: store-internal ones are relative to the store."""
+        path = as_path(stored)
+        if path.is_absolute() or self.store_dir is None:
+            return path
+        return self.store_dir / path
+
+    def _internal(self, path: Path | None) -> str | None:
+        """How a file written by a reader is recorded: relative when it lies in the store."""
+        if path is None:
+            return None
+        if self.store_dir is not None:
+            real = Path(os.path.abspath(path))
+            if real.is_relative_to(self.store_dir):
+                return real.relative_to(self.store_dir).as_posix()
+        return escape(path)
 
     def close(self) -> None:
         self.engine.dispose()
@@ -92,7 +129,7 @@ class Catalog:
                 .where(IngestRun.status == "running")
                 .values(status="interrupted", finished_at=utcnow())
             )
-            run = IngestRun(roots=[str(r) for r in roots])
+            run = IngestRun(roots=[escape(r) for r in roots])
             s.add(run)
             s.flush()
             return run.id
@@ -108,7 +145,7 @@ class Catalog:
     # -- lookups -------------------------------------------------------------------------
     def file_record(self, path: Path) -> FileRecord | None:
         with self.session() as s:
-            return s.scalar(select(FileRecord).where(FileRecord.path == str(path)))
+            return s.scalar(select(FileRecord).where(FileRecord.path == escape(path)))
 
     def document_id_by_hash(self, sha256: str) -> int | None:
         with self.session() as s:
@@ -144,13 +181,14 @@ class Catalog:
         document_id: int | None,
     ) -> int | None:
         """Point ``st.path`` at ``document_id``; returns the document it pointed at before."""
-        rec = s.scalar(select(FileRecord).where(FileRecord.path == str(st.path)))
+        path = escape(st.path)
+        rec = s.scalar(select(FileRecord).where(FileRecord.path == path))
         previous = rec.document_id if rec else None
         if rec is None:
-            rec = FileRecord(path=str(st.path))
+            rec = FileRecord(path=path)
             s.add(rec)
-        rec.root, rec.size, rec.mtime_ns, rec.sha256 = str(st.root), st.size, st.mtime_ns, sha256
-        rec.status, rec.reason, rec.document_id = status, reason, document_id
+        rec.root, rec.size, rec.mtime_ns, rec.sha256 = escape(st.root), st.size, st.mtime_ns, sha256
+        rec.status, rec.reason, rec.document_id = status, _text(reason), document_id
         return previous
 
     def _drop_if_orphan(self, s: Session, document_id: int | None) -> bool:
@@ -181,24 +219,28 @@ class Catalog:
                 kind=parsed.kind,
                 file_type=file_type,
                 size=st.size,
-                title=parsed.title,
+                title=_text(parsed.title),
                 language=parsed.language,
                 pages=parsed.pages,
                 duration_s=parsed.duration_s,
                 file_date=datetime.fromtimestamp(st.mtime_ns / 1e9, UTC).replace(tzinfo=None),
                 meta={
                     **parsed.metadata,
-                    **({"warnings": parsed.warnings} if parsed.warnings else {}),
+                    **(
+                        {"warnings": [readable(w) for w in parsed.warnings]}
+                        if parsed.warnings
+                        else {}
+                    ),
                 },
             )
             for ordinal, item in enumerate(parsed.items):
                 chunk = Chunk(
                     ordinal=ordinal,
                     modality=item.modality.value,
-                    text=item.text,
+                    text=readable(item.text),
                     page=item.page,
                     page_end=item.page_end,
-                    section=item.section,
+                    section=_text(item.section),
                     element_types=item.element_types,
                     char_start=item.char_start,
                     char_end=item.char_end,
@@ -209,14 +251,15 @@ class Catalog:
                 )
                 if item.image is not None:
                     img = item.image
+                    extracted = img.asset_path != st.path
                     chunk.asset = Asset(
-                        path=str(img.asset_path),
-                        extracted=img.asset_path != st.path,
+                        path=self._internal(img.asset_path) if extracted else escape(st.path),
+                        extracted=extracted,
                         sha256=img.sha256,
                         width=img.width,
                         height=img.height,
                         format=img.format,
-                        thumbnail=str(img.thumbnail_path) if img.thumbnail_path else None,
+                        thumbnail=self._internal(img.thumbnail_path),
                         taken_at=_parse_iso(img.taken_at),
                         camera=img.camera,
                         gps_lat=img.gps[0] if img.gps else None,
@@ -246,22 +289,28 @@ class Catalog:
         with self.session.begin() as s:
             previous = self._upsert_file(s, st, sha256, status, reason, None)
             self._drop_if_orphan(s, previous)
-            s.add(FileError(run_id=run_id, path=str(st.path), status=status, reason=reason))
+            s.add(
+                FileError(
+                    run_id=run_id, path=escape(st.path), status=status, reason=readable(reason)
+                )
+            )
 
-    def prune(self, roots: Iterable[Path]) -> list[str]:
+    def prune(self, roots: Iterable[Path]) -> list[Path]:
         """Forget files under ``roots`` that are gone from disk; returns their paths."""
-        removed: list[str] = []
+        removed: list[Path] = []
         with self.session.begin() as s:
             for root in roots:
-                prefix = str(root).rstrip(os.sep) + os.sep
+                prefix = escape(root).rstrip(os.sep) + os.sep
                 rows = s.scalars(
                     select(FileRecord).where(
-                        (FileRecord.root == str(root)) | FileRecord.path.startswith(prefix)
+                        (FileRecord.root == escape(root))
+                        | FileRecord.path.startswith(prefix, autoescape=True)
                     )
                 ).all()
                 for rec in rows:
-                    if not Path(rec.path).exists():
-                        removed.append(rec.path)
+                    path = as_path(rec.path)
+                    if not path.exists():
+                        removed.append(path)
                         doc_id = rec.document_id
                         s.delete(rec)
                         self._drop_if_orphan(s, doc_id)
@@ -293,6 +342,22 @@ class Catalog:
             last = rows[-1].id
 
 
+def _text(value: str | None) -> str | None:
+    return None if value is None else readable(value)
+
+
+@event.listens_for(Asset, "load")
+def _absolute_asset_paths(asset: Asset, context: QueryContext) -> None:
+    """Store-internal paths are relative to the store: hand them out absolute."""
+    store_dir = context.session.info.get("store_dir") if context.session else None
+    if store_dir is None:
+        return
+    for key in ("path", "thumbnail"):
+        value = getattr(asset, key)
+        if value and not Path(value).is_absolute():
+            set_committed_value(asset, key, escape(store_dir / value))
+
+
 def _parse_iso(value: str | None) -> datetime | None:
     if not value:
         return None
@@ -303,7 +368,7 @@ def _parse_iso(value: str | None) -> datetime | None:
 
 
 def best_paths(session: Session, document_ids: Iterable[int]) -> dict[int, str]:
-    """One path per document: an existing one, most recently seen first."""
+    """One (escaped) path per document: an existing one, most recently seen first."""
     rows = session.execute(
         select(FileRecord.document_id, FileRecord.path)
         .where(FileRecord.document_id.in_(list(document_ids)))
@@ -311,6 +376,6 @@ def best_paths(session: Session, document_ids: Iterable[int]) -> dict[int, str]:
     ).all()
     out: dict[int, str] = {}
     for doc_id, path in rows:
-        if doc_id not in out or (not Path(out[doc_id]).exists() and Path(path).exists()):
+        if doc_id not in out or (not as_path(out[doc_id]).exists() and as_path(path).exists()):
             out[doc_id] = path
     return out
