@@ -101,7 +101,7 @@ class Pipeline:
         return ProcessPoolExecutor(
             max_workers=self.settings.workers,
             initializer=init_worker,
-            initargs=(self.settings.model_dump_json(), str(self.store.dir), threads),
+            initargs=(self.settings.model_dump_json(), str(self.store.dir), threads, os.getpid()),
         )
 
     def _collect(

@@ -191,3 +191,30 @@ def test_killed_run_resumes_without_duplicates(tmp_path: Path) -> None:
         con.execute("select count(*) from ingest_runs where status='interrupted'").fetchone()[0]
         >= 1
     )
+
+
+def test_readers_exit_when_the_ingest_is_killed(tmp_path: Path) -> None:
+    """kill -9 of `mmrag ingest` leaves its pool no time to stop: the readers stop by
+    themselves (parent-death signal, pid watchdog)."""
+    import psutil
+
+    corpus = tmp_path / "corpus"
+    _write_notes(corpus, 400)
+    cmd = [
+        sys.executable, "-m", "app.cli", "ingest", str(corpus), "--store", str(tmp_path / "s"),
+        "--config", str(OFFLINE), "--workers", "2",
+    ]  # fmt: skip
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    parent = psutil.Process(proc.pid)
+    readers: list[psutil.Process] = []
+    deadline = time.time() + 240
+    while time.time() < deadline and proc.poll() is None and len(readers) < 2:
+        time.sleep(0.05)
+        readers = [c for c in parent.children(recursive=True) if c.is_running()]
+    assert len(readers) >= 2, "the readers never started"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    _, alive = psutil.wait_procs(readers, timeout=30)
+    for p in alive:  # do not leave them behind when this fails
+        p.kill()
+    assert not alive, f"readers still running after their parent was killed: {alive}"
