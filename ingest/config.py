@@ -66,6 +66,16 @@ class IngestSettings(Section):
     max_file_mb: float = Field(default=512.0, gt=0)
     max_pages: int = Field(default=5000, gt=0)
     max_audio_minutes: float = Field(default=240.0, gt=0)
+    max_image_pixels: int = Field(
+        default=64_000_000,
+        gt=0,
+        description="larger images (files, pictures in documents, PDF pages to OCR) are refused "
+        "before they are decoded: a 2 MB PNG can unpack to gigabytes",
+    )
+    follow_external_links: bool = Field(
+        default=False,
+        description="follow symbolic links that lead outside the ingested folders",
+    )
     ocr: bool = True
     pdf_tables: bool = Field(default=True, description="detect ruled tables in PDFs (pdfplumber)")
     ocr_languages: str = "eng+jpn"

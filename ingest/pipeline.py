@@ -17,8 +17,9 @@ from pathlib import Path
 
 from ingest.catalog import Catalog, FileStat
 from ingest.config import IngestSettings, StoreSettings
-from ingest.discover import Candidate, count, discover
+from ingest.discover import Candidate, Problem, count, discover
 from ingest.readers.context import ReadContext, sha256_file
+from ingest.readers.dispatch import size_problem
 from ingest.types import FileResult, FileStatus, Modality
 from ingest.worker import Job, Outcome, init_worker, read, set_context
 
@@ -34,11 +35,16 @@ class Pipeline:
         self.settings = settings
         self.store = store
         self.store.dir.mkdir(parents=True, exist_ok=True)
-        self.catalog = catalog or Catalog(store.url)
+        self.catalog = catalog or Catalog(store.url, store_dir=store.dir)
 
     def count(self, paths: Iterable[Path]) -> int:
         """How many candidate files ``ingest`` would look at (for progress bars)."""
-        return count(paths, self.settings.include, self.settings.exclude)
+        return count(
+            paths,
+            self.settings.include,
+            self.settings.exclude,
+            follow_external_links=self.settings.follow_external_links,
+        )
 
     def ingest(
         self, paths: Iterable[Path], *, prune: bool = False, retry_failed: bool = False
@@ -67,9 +73,18 @@ class Pipeline:
         self._twins: dict[str, list[FileStat]] = {}  # sha -> copies waiting for the first parse
         pool = None if inline else self._new_pool()
         if inline:
-            set_context(ReadContext(self.settings, self.store.dir))
+            set_context(ReadContext(self.settings, self.store.dir.resolve()))
+        found = discover(
+            paths,
+            self.settings.include,
+            self.settings.exclude,
+            follow_external_links=self.settings.follow_external_links,
+        )
         try:
-            for cand in discover(paths, self.settings.include, self.settings.exclude):
+            for cand in found:
+                if isinstance(cand, Problem):
+                    yield self._problem(cand, run_id)
+                    continue
                 prepared = self._prepare(cand, run_id, retry_failed)
                 if isinstance(prepared, FileResult):
                     yield prepared
@@ -101,7 +116,12 @@ class Pipeline:
         return ProcessPoolExecutor(
             max_workers=self.settings.workers,
             initializer=init_worker,
-            initargs=(self.settings.model_dump_json(), str(self.store.dir), threads, os.getpid()),
+            initargs=(
+                self.settings.model_dump_json(),
+                str(self.store.dir.resolve()),
+                threads,
+                os.getpid(),
+            ),
         )
 
     def _collect(
@@ -168,6 +188,10 @@ class Pipeline:
                 FileStatus.SKIPPED,
                 reason=f"{rec.reason} (unchanged since; --retry-failed to try again)",
             )
+        too_large = size_problem(st.size, self.settings)
+        if too_large is not None:  # not even hashed: a huge (or sparse) file costs nothing
+            self.catalog.record_problem(run_id, st, "", FileStatus.SKIPPED.value, too_large)
+            return FileResult(path, FileStatus.SKIPPED, reason=too_large)
         try:
             sha = _content_hash(path, cand.sidecar)
         except OSError as exc:
@@ -180,6 +204,17 @@ class Pipeline:
                 path, FileStatus.UNCHANGED if same_path else FileStatus.MOVED, document_id=known
             )
         return Job(path, cand.sidecar), st, sha
+
+    def _problem(self, problem: Problem, run_id: int) -> FileResult:
+        """Record what discovery would not read (a link out of the roots, a FIFO...)."""
+        try:
+            lst = os.lstat(problem.path)
+            st = FileStat(problem.path, problem.root, lst.st_size, lst.st_mtime_ns)
+        except OSError:
+            st = FileStat(problem.path, problem.root, 0, 0)
+        status = FileStatus(problem.status)
+        self.catalog.record_problem(run_id, st, "", status.value, problem.reason)
+        return FileResult(problem.path, status, reason=problem.reason)
 
     def _store(self, out: Outcome, st: FileStat, sha: str, run_id: int) -> Iterator[FileResult]:
         twins = self._twins.pop(sha, [])

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from PIL import Image
+
+from ingest.config import IngestSettings
 from ingest.detect import AUDIO_TYPES, IMAGE_TYPES, TRANSCRIPT_TYPES, detect
 from ingest.readers.context import ReadContext
 from ingest.types import IngestError, ParsedDocument
@@ -13,6 +16,16 @@ class UnsupportedFile(IngestError):
     """The file type is not one mmrag reads."""
 
 
+def size_problem(size: int, settings: IngestSettings) -> str | None:
+    """Why a file of ``size`` bytes is not read, or None."""
+    if size > settings.max_file_mb * 1024 * 1024:
+        return (
+            f"file is {size / 2**20:.0f} MB, over the limit of {settings.max_file_mb:.0f} MB "
+            "(ingest.max_file_mb)"
+        )
+    return None
+
+
 def read_file(
     path: Path, ctx: ReadContext, sidecar: Path | None = None
 ) -> tuple[str, ParsedDocument]:
@@ -20,12 +33,12 @@ def read_file(
     size = path.stat().st_size
     if size == 0:
         raise IngestError("empty file (0 bytes)")
-    limit = ctx.settings.max_file_mb * 1024 * 1024
-    if size > limit:
-        raise UnsupportedFile(
-            f"file is {size / 2**20:.0f} MB, over the limit of {ctx.settings.max_file_mb:.0f} MB "
-            "(ingest.max_file_mb)"
-        )
+    too_large = size_problem(size, ctx.settings)
+    if too_large is not None:
+        raise UnsupportedFile(too_large)
+    # Our readers check the pixel budget before decoding; this also holds libraries to it.
+    # Set per file: importing unstructured's PDF module raises it for the whole process.
+    Image.MAX_IMAGE_PIXELS = ctx.settings.max_image_pixels
     detected = detect(path)
     if detected.type is None:
         raise UnsupportedFile(f"unsupported file type ({path.suffix or 'no extension'})")

@@ -4,6 +4,7 @@ plain text and e-mail, plus the images embedded in PDF/DOCX/PPTX."""
 from __future__ import annotations
 
 import io
+import math
 import re
 import zipfile
 from collections import Counter
@@ -13,7 +14,8 @@ from typing import Any
 
 from ingest.chunking import chunk_elements
 from ingest.readers.context import ReadContext
-from ingest.readers.images import describe_image
+from ingest.readers.html_text import html_text
+from ingest.readers.images import describe_image, pixel_problem
 from ingest.readers.pdf_tables import PdfTable, find_tables, inside, ruled_pages
 from ingest.readers.tables import html_table_to_markdown
 from ingest.readers.unstructured_setup import setup_unstructured
@@ -21,6 +23,8 @@ from ingest.text import decode_text, detect_language
 from ingest.types import Element, IngestError, Item, ParsedDocument
 
 DOCUMENT_TYPES = frozenset({"pdf", "docx", "pptx", "xlsx", "html", "md", "txt", "eml"})
+OCR_DPI, MIN_OCR_DPI = 300, 150  # a page too large for the pixel budget at 300 dpi is read at
+# a lower resolution, down to 150 dpi, and not OCR'd below that
 _DROP = frozenset({"PageBreak", "PageNumber", "Image", "Figure"})
 _HEURISTIC = frozenset({"pdf", "txt", "eml"})  # formats whose element types are guessed
 _SENTENCE_END = re.compile(r"[。！？.!?:;：；]\s*$")
@@ -36,6 +40,8 @@ def parse_document(path: Path, file_type: str, ctx: ReadContext) -> ParsedDocume
     if file_type == "pdf":
         elements, pages, images, warnings = _read_pdf(path, ctx, languages)
     else:
+        if file_type in ("docx", "pptx", "xlsx"):
+            _check_archive(path, ctx.settings.max_file_mb)
         elements = _read_other(path, file_type, languages)
         if file_type in ("docx", "pptx"):
             images = _office_images(path, file_type, ctx, warnings)
@@ -47,7 +53,8 @@ def parse_document(path: Path, file_type: str, ctx: ReadContext) -> ParsedDocume
     title = next((e.text for e in elements if e.type == "Title"), None)
     sample = " ".join(c.text for c in chunks[:5])
     if not chunks and not images:
-        raise IngestError("no text found in the document")
+        why = f" ({'; '.join(warnings)})" if warnings else ""
+        raise IngestError(f"no text found in the document{why}")
     return ParsedDocument(
         kind="document",
         items=chunks + images,
@@ -127,16 +134,24 @@ def _read_pdf(
             )
         try:
             raw = partition_pdf(filename=str(path), strategy="fast", languages=languages)
-        except Exception as exc:
-            raise IngestError(f"corrupt or unreadable PDF ({type(exc).__name__}: {exc})") from exc
-        tables = find_tables(path, ruled_pages(pdf)) if ctx.settings.pdf_tables else []
+        except Exception as exc:  # noqa: BLE001 - pdfium opened it: its text reader takes over
+            raw = []
+            warnings.append(f"pdfminer cannot read this PDF ({type(exc).__name__}: {exc})")
+        tables: list[PdfTable] = []
+        if ctx.settings.pdf_tables:
+            try:
+                tables = find_tables(path, ruled_pages(pdf))
+            except Exception as exc:  # noqa: BLE001 - pdfplumber is pdfminer too: text without tables
+                warnings.append(f"tables not detected ({type(exc).__name__}: {exc})")
         elements = _convert(_with_tables(raw, tables))
-        text_per_page = Counter[int]()
-        for el in elements:
-            text_per_page[el.page or 1] += len(el.text)
-        blank = [p for p in range(1, n_pages + 1) if text_per_page[p] < 16]
+        # pdfminer reads nothing of some files pdfium reads (an owner password with /P 0...)
+        recovered = _pdfium_text(pdf, _blank_pages(elements, n_pages), languages)
+        if recovered:
+            elements = _merge_pages(elements, recovered)
+        blank = _blank_pages(elements, n_pages)
         if blank and ctx.settings.ocr:
-            elements = _merge_pages(elements, _ocr_pages(pdf, blank, languages))
+            ocr = _ocr_pages(pdf, blank, languages, ctx.settings.max_image_pixels, warnings)
+            elements = _merge_pages(elements, ocr)
         elif blank:
             warnings.append(f"{len(blank)} page(s) without a text layer were not OCR'd (ocr=false)")
         images = _pdf_images(pdf, ctx, set(blank), warnings)
@@ -170,12 +185,49 @@ def _closing(pdf: Any) -> Any:
     return closing(pdf)
 
 
-def _ocr_pages(pdf: Any, pages: list[int], languages: list[str]) -> list[Element]:
+def _blank_pages(elements: list[Element], n_pages: int) -> list[int]:
+    """Pages (1-based) with next to no text."""
+    text_per_page = Counter[int]()
+    for el in elements:
+        text_per_page[el.page or 1] += len(el.text)
+    return [p for p in range(1, n_pages + 1) if text_per_page[p] < 16]
+
+
+def _pdfium_text(pdf: Any, pages: list[int], languages: list[str]) -> list[Element]:
+    """The text layer of ``pages`` as pdfium reads it, in paragraphs."""
+    from unstructured.partition.text import partition_text
+
+    out: list[Element] = []
+    for page_no in pages:
+        textpage = pdf[page_no - 1].get_textpage()
+        try:
+            text = textpage.get_text_bounded().replace("\r\n", "\n")
+        finally:
+            textpage.close()
+        if len(text.strip()) < 16:
+            continue
+        for el in _convert(partition_text(text=text, languages=languages)):
+            el.page = page_no
+            out.append(el)
+    return out
+
+
+def _ocr_pages(
+    pdf: Any, pages: list[int], languages: list[str], max_pixels: int, warnings: list[str]
+) -> list[Element]:
     from unstructured.partition.image import partition_image
 
     out: list[Element] = []
     for page_no in pages:
-        bitmap = pdf[page_no - 1].render(scale=300 / 72, grayscale=True)
+        page = pdf[page_no - 1]
+        width, height = page.get_size()  # points: 1/72 inch
+        dpi = min(OCR_DPI, 72 * math.sqrt(max_pixels / max(1.0, width * height)))
+        least = (round(width * MIN_OCR_DPI / 72), round(height * MIN_OCR_DPI / 72))
+        too_large = pixel_problem(*least, max_pixels, f"page {page_no} at {MIN_OCR_DPI} dpi")
+        if dpi < MIN_OCR_DPI and too_large:  # checked before rendering anything
+            warnings.append(f"{too_large}: not OCR'd")
+            continue
+        bitmap = page.render(scale=dpi / 72, grayscale=True)
         buf = io.BytesIO()
         bitmap.to_pil().save(buf, "PNG")
         buf.seek(0)
@@ -208,6 +260,12 @@ def _pdf_images(
             try:
                 w, h = obj.get_px_size()
                 if w < min_px or h < min_px:
+                    continue
+                too_large = pixel_problem(
+                    w, h, ctx.settings.max_image_pixels, f"page {page_no}: an embedded image"
+                )
+                if too_large:
+                    warnings.append(f"{too_large}: not decoded")
                     continue
                 pil = obj.get_bitmap(render=False).to_pil()
                 buf = io.BytesIO()
@@ -277,8 +335,18 @@ def _partitioners() -> dict[str, Callable[[Path, list[str]], list[Any]]]:
 
     def html_(p: Path, langs: list[str]) -> list[Any]:
         from unstructured.partition.html import partition_html
+        from unstructured.partition.text import partition_text
 
-        return partition_html(text=_text_of(p), languages=langs)
+        text = _text_of(p)
+        try:
+            raw = partition_html(text=text, languages=langs)
+        except RecursionError:
+            raw = []
+        if any((el.text or "").strip() for el in raw):
+            return raw
+        # lxml gives up on deep nesting (a page of 100k nested divs reads as empty)
+        plain = html_text(text)
+        return partition_text(text=plain, languages=langs) if plain else raw
 
     def md(p: Path, langs: list[str]) -> list[Any]:
         from unstructured.partition.md import partition_md
@@ -313,6 +381,20 @@ def _partitioners() -> dict[str, Callable[[Path, list[str]], list[Any]]]:
 _PARTITIONERS = _partitioners()
 
 
+def _check_archive(path: Path, max_mb: float) -> None:
+    """Refuse an Office file whose parts unpack to more than ``max_mb`` (a zip bomb)."""
+    try:
+        with zipfile.ZipFile(path) as zf:
+            unpacked = sum(info.file_size for info in zf.infolist())
+    except (zipfile.BadZipFile, OSError):
+        return  # not a zip at all: the parser says what is wrong with it
+    if unpacked > max_mb * 2**20:
+        raise IngestError(
+            f"the file unpacks to {unpacked / 2**20:.0f} MB, over the limit of {max_mb:.0f} MB "
+            "(ingest.max_file_mb)"
+        )
+
+
 def _office_images(path: Path, file_type: str, ctx: ReadContext, warnings: list[str]) -> list[Item]:
     """Pictures embedded in DOCX (no page numbers in Word files) and PPTX (slide numbers)."""
     found: list[tuple[bytes, str, int | None]] = []
@@ -332,13 +414,13 @@ def _office_images(path: Path, file_type: str, ctx: ReadContext, warnings: list[
     else:
         with zipfile.ZipFile(path) as zf:
             for name in sorted(n for n in zf.namelist() if n.startswith("word/media/")):
-                found.append((zf.read(name), name, None))
+                found.append((zf.read(name), name, None))  # sizes checked by _check_archive
     items = []
     for data, name, page in found:
         try:
             item = describe_image(data, ctx, name=name, page=page)
-        except IngestError as exc:
-            warnings.append(f"{name}: {exc}")
+        except IngestError as exc:  # the message names the picture
+            warnings.append(str(exc))
             continue
         if item.image and min(item.image.width, item.image.height) >= ctx.settings.min_image_px:
             items.append(item)

@@ -31,12 +31,32 @@ _EXIF_KEEP = (
 )
 
 
-def open_image(data: bytes, name: str) -> Image.Image:
+def pixel_problem(width: int, height: int, max_pixels: int, what: str) -> str | None:
+    """Why an image of this size is not decoded, or None (see ingest.max_image_pixels)."""
+    if width * height <= max_pixels:
+        return None
+    return (
+        f"{what} is {width}x{height} pixels ({width * height / 1e6:.0f} MP), over the pixel "
+        f"budget of {max_pixels / 1e6:.0f} MP (ingest.max_image_pixels)"
+    )
+
+
+def open_image(data: bytes, name: str, max_pixels: int) -> Image.Image:
+    """Decode the first frame, refusing more than ``max_pixels`` from the header alone (Pillow's
+    own limit is raised for the whole process by unstructured's PDF module)."""
     try:
-        img = Image.open(io.BytesIO(data))
+        img = Image.open(io.BytesIO(data))  # reads the header only
+        problem = pixel_problem(img.width, img.height, max_pixels, name)
+        if problem:
+            raise IngestError(f"{problem}: not decoded")
         img.seek(0)  # GIF/TIFF: the first frame
         img.load()
-    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as exc:
+    except Image.DecompressionBombError as exc:  # Pillow's check, which read_file sets too
+        raise IngestError(
+            f"{name}: over the pixel budget of {max_pixels / 1e6:.0f} MP "
+            f"(ingest.max_image_pixels): not decoded ({exc})"
+        ) from exc
+    except (UnidentifiedImageError, OSError, ValueError) as exc:
         raise IngestError(f"not a readable image: {name} ({exc})") from exc
     return img
 
@@ -64,7 +84,7 @@ def describe_image(
     section: str | None = None,
 ) -> Item:
     """Build the IMAGE item for image bytes; extracted images are saved into the store."""
-    img = open_image(data, name)
+    img = open_image(data, name, ctx.settings.max_image_pixels)
     sha = sha256_bytes(data)
     fmt = (img.format or "PNG").upper()
     if asset_path is None:  # bytes extracted from a document: keep a content-addressed copy
