@@ -20,7 +20,8 @@ from typing import TYPE_CHECKING, Any
 from PIL import Image
 
 from app.config import Settings, load_settings, save_store_config
-from index.indexer import Indexer, Space, SyncReport, check_indexes
+from index.config import EmbedSettings
+from index.indexer import Indexer, Space, SyncReport, check_indexes, store_state
 from ingest import FileResult, Pipeline
 from ingest.catalog import Catalog
 from ingest.catalog.health import Finding, check_catalog
@@ -38,19 +39,28 @@ SyncProgress = Callable[[str, int, int], None]
 
 
 class MMRag:
-    def __init__(self, settings: Settings) -> None:
+    """One store: its settings, catalog, indexes and models, loaded as needed.
+
+    Other processes may write to the store meanwhile (``mmrag ingest``, ``mmrag reindex``):
+    every search, question and sync first catches up with them, reopening the indexes, and,
+    for a store opened with :meth:`open`, reloading the models the store now uses.
+    """
+
+    def __init__(self, settings: Settings, *, reload: Callable[[], Settings] | None = None) -> None:
         self.settings = settings
+        self._reload = reload  # the settings anew, as they were first loaded
+        self._seen_state = store_state(settings.store.dir / "indexes")  # settings match it
+        self._seen_version = 0
 
     @classmethod
     def open(
         cls, store: str | Path | None = None, config: str | Path | None = None, **overrides: Any
     ) -> MMRag:
         """A store by directory; ``overrides`` are nested settings: ``ingest={"workers": 2}``."""
-        return cls(
-            load_settings(
-                Path(config) if config else None, Path(store) if store else None, overrides
-            )
-        )
+        config_path = Path(config) if config else None
+        settings = load_settings(config_path, Path(store) if store else None, overrides)
+        store_dir = settings.store.dir
+        return cls(settings, reload=lambda: load_settings(config_path, store_dir, overrides))
 
     @cached_property
     def catalog(self) -> Catalog:
@@ -64,8 +74,26 @@ class MMRag:
     @cached_property
     def indexer(self) -> Indexer:
         return Indexer(
-            self.settings.embed, self.settings.index, self.catalog, self.settings.store.dir
+            self.settings.embed,
+            self.settings.index,
+            self.catalog,
+            self.settings.store.dir,
+            reload=self._reload_embed if self._reload else None,
+            seen=self._seen_state,
         )
+
+    def _reload_embed(self) -> EmbedSettings:
+        assert self._reload is not None
+        return self._reload().embed
+
+    def follow_store(self) -> None:
+        """Catch up with what other processes did to the store (see the class docstring)."""
+        version = self.indexer.follow()  # the indexer may be shared: it reloads once for all
+        if version != self._seen_version:
+            self._seen_version = version
+            self.settings.embed = self.indexer.embed
+            if "searcher" in self.__dict__:
+                self.searcher.refresh()
 
     @cached_property
     def searcher(self) -> Searcher:
@@ -97,9 +125,9 @@ class MMRag:
 
     def sync(self, progress: SyncProgress | None = None) -> list[SyncReport]:
         """Embed what the catalog has and the indexes lack; drop what they hold in excess."""
+        self.follow_store()  # embed with the models the store uses now
         reports = self.indexer.sync(progress)
-        if "searcher" in self.__dict__:
-            self.searcher.refresh()
+        self.follow_store()  # reopens what was just written
         return reports
 
     def doctor(self, repair: bool = True) -> list[Finding]:
@@ -120,12 +148,16 @@ class MMRag:
             if space == "text"
             else {"clip_model": model, "clip_pretrained": pretrained or ""}
         )
+        self.follow_store()
         embed = self.settings.embed.model_copy(update=update)
-        report = self.indexer.reindex(space, embed, progress)
-        self.settings.embed = embed
-        save_store_config(self.settings, replace=True)
-        if "searcher" in self.__dict__:
-            self.searcher.refresh()
+        new = self.settings.model_copy(update={"embed": embed})
+        # the store names its new models before the switch: a process that sees the switch
+        # reloads them (see follow_store)
+        report = self.indexer.reindex(
+            space, embed, progress, before_switch=lambda: save_store_config(new, replace=True)
+        )
+        self.follow_store()  # takes the new models, drops the old generation's stores...
+        self.indexer.collect_generations(space)  # ...so it can go, if no other process reads it
         return report
 
     def search(
@@ -157,6 +189,7 @@ class MMRag:
             filters=filters,
             rerank=rerank,
         )
+        self.follow_store()
         return self.searcher.search(query)
 
     def ask(

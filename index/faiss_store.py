@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 import threading
 from pathlib import Path
+from typing import BinaryIO
 
 import faiss
 import numpy as np
@@ -120,6 +121,7 @@ class FaissStore:
         self._lock = threading.RLock()
         self._live_bits: np.ndarray | None = None  # cached bitmap of live positions
         self._gpu: faiss.Index | None = None
+        self._hold: BinaryIO | None = None  # while open, its directory is not deleted
         set_threads(settings.threads)
 
     # -- construction ------------------------------------------------------------------------
@@ -168,6 +170,25 @@ class FaissStore:
         checksums files up to `settings.verify_max_mb`; sizes are always checked."""
         directory = Path(directory)
         settings = settings or VectorStoreSettings()
+        hold = files.hold(directory)  # before reading: a writer may be deleting it right now
+        try:
+            store = cls._open(directory, mmap, expect, settings, verify)
+        except BaseException:
+            if hold is not None:
+                hold.close()
+            raise
+        store._hold = hold
+        return store
+
+    @classmethod
+    def _open(
+        cls,
+        directory: Path,
+        mmap: bool | None,
+        expect: ModelIdentity | None,
+        settings: VectorStoreSettings,
+        verify: bool | None,
+    ) -> FaissStore:
         manifest = files.read_manifest(directory)
         try:
             identity = ModelIdentity(**manifest["identity"])

@@ -8,6 +8,11 @@ Spaces:
   ``text``  sentence-transformers vectors of every text-bearing item (chunks, transcripts, OCR)
   ``clip``  the shared image-text space: images through the vision tower, text items through
             the text tower, so any modality can query any other
+
+Other processes may change the store while this one reads it: ``follow`` notices (the
+``CURRENT`` pointers, the manifests) and reloads. A generation replaced by ``reindex`` is
+deleted only once no process has it open (``store_files.hold``), by the next reindex, sync or
+check.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import logging
 import os
 import re
 import shutil
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -26,6 +32,7 @@ import numpy as np
 from PIL import Image
 from sqlalchemy import Select, or_, select
 
+from index import store_files as files
 from index.config import EmbedSettings, IndexSettings
 from index.embedders import ImageEmbedder, TextEmbedder
 from index.embedders.factory import clip_embedder, text_embedder
@@ -61,14 +68,78 @@ def space_ids_query(space: Space, embed_images: bool = True) -> Select[tuple[int
     return q if embed_images else q.where(Chunk.modality != "image")
 
 
+@dataclass(frozen=True, slots=True)
+class StoreState:
+    """What other processes change in a store: the live generation of each space (a reindex)
+    and when each index was last written (an ingest)."""
+
+    generations: tuple[str, ...]
+    written: tuple[tuple[int, int, int] | None, ...]
+
+
+def store_state(root: Path) -> StoreState:
+    """The state of the indexes under ``root`` (a few stat calls: cheap enough per query)."""
+
+    def stamp(path: Path) -> tuple[int, int, int] | None:
+        try:
+            st = path.stat()
+        except OSError:
+            return None
+        return st.st_ino, st.st_mtime_ns, st.st_size
+
+    generations = []
+    for space in SPACES:
+        pointer = root / space / CURRENT
+        generations.append(pointer.read_text().strip() if pointer.is_file() else "gen-1")
+    written = [
+        stamp(root / s / g / files.MANIFEST) for s, g in zip(SPACES, generations, strict=True)
+    ]
+    written.append(stamp(root / "lexical" / "meta.json"))
+    return StoreState(tuple(generations), tuple(written))
+
+
+def _generation_number(name: str) -> int:
+    return int(re.sub(r"\D", "", name) or 0)
+
+
 class Indexer:
+    """``reload`` gives the embedding settings anew when another process switched models
+    (``mmrag reindex``); ``seen`` is the store's state those settings were read in."""
+
     def __init__(
-        self, embed: EmbedSettings, settings: IndexSettings, catalog: Catalog, store_dir: Path
+        self,
+        embed: EmbedSettings,
+        settings: IndexSettings,
+        catalog: Catalog,
+        store_dir: Path,
+        *,
+        reload: Callable[[], EmbedSettings] | None = None,
+        seen: StoreState | None = None,
     ) -> None:
         self.embed = embed
         self.settings = settings
         self.catalog = catalog
         self.root = store_dir / "indexes"
+        self.version = 0  # bumps whenever the store changed under this process
+        self._reload = reload
+        self._seen = seen if seen is not None else store_state(self.root)
+        self._follow_lock = threading.Lock()
+
+    def follow(self) -> int:
+        """Catch up with other processes; returns ``version``, which changes when they did.
+
+        Another model (a switched generation) reloads ``embed``; anything else written only
+        bumps ``version``, so searchers know to reopen the indexes.
+        """
+        state = store_state(self.root)
+        with self._follow_lock:
+            if state != self._seen:
+                switched = state.generations != self._seen.generations
+                self._seen = state
+                if switched and self._reload is not None:
+                    self.embed = self._reload()
+                self.version += 1
+            return self.version
 
     # -- layout --------------------------------------------------------------------------
     def space_dir(self, space: Space) -> Path:
@@ -110,9 +181,14 @@ class Indexer:
         directory = self.space_dir(space)
         if not (directory / "manifest.json").is_file():
             return None
-        return FaissStore.open(
-            directory, expect=self.embedder(space).identity, settings=self.settings.store
-        )
+        try:
+            return FaissStore.open(
+                directory, expect=self.embedder(space).identity, settings=self.settings.store
+            )
+        except FileNotFoundError:
+            if self.space_dir(space) == directory:
+                raise
+            return self.open(space)  # switched and deleted while being opened: the new one
 
     def _open_or_create(self, space: Space, directory: Path) -> VectorStore:
         identity = self.embedder(space).identity
@@ -137,6 +213,8 @@ class Indexer:
         reports = [
             self._sync_space(space, progress, (directory or {}).get(space)) for space in spaces
         ]
+        for space in spaces:
+            self.collect_generations(space)
         if lexical and self.settings.lexical.enabled:
             reports.append(self.sync_lexical(progress))
         return reports
@@ -147,25 +225,48 @@ class Indexer:
         return SyncReport("lexical", r.added, r.removed, r.total, r.seconds)
 
     def reindex(
-        self, space: Space, embed: EmbedSettings, progress: Progress | None = None
+        self,
+        space: Space,
+        embed: EmbedSettings,
+        progress: Progress | None = None,
+        before_switch: Callable[[], None] | None = None,
     ) -> SyncReport:
         """Rebuild ``space`` with the models of ``embed`` beside the live index, then swap.
 
         The live generation keeps serving searches while the new one is built; the switch is
         one atomic rename of the ``CURRENT`` pointer, so a crash leaves either index in place.
+        ``before_switch`` runs once the new one is built (record the new models there: other
+        processes reload them when they see the switch). The old generation is deleted when
+        no process reads it any more (now, or by a later reindex, sync or check).
         """
         live = self.space_dir(space)
-        number = int(re.sub(r"\D", "", live.name) or 0) + 1
-        target = self.root / space / f"gen-{number}"
+        target = self.root / space / f"gen-{_generation_number(live.name) + 1}"
         shutil.rmtree(target, ignore_errors=True)  # a half-built earlier attempt
         report = Indexer(embed, self.settings, self.catalog, self.root.parent)._sync_space(
             space, progress, target
         )
+        if before_switch is not None:
+            before_switch()
         self.switch_generation(space, target.name)
-        self.embed = embed
-        if live != target:
-            shutil.rmtree(live, ignore_errors=True)
+        with self._follow_lock:  # our own switch: nothing to reload, but searchers reopen
+            self.embed = embed
+            self._seen = store_state(self.root)
+            self.version += 1
+        self.collect_generations(space)
         return report
+
+    def collect_generations(self, space: Space) -> list[str]:
+        """Delete the generations older than the live one that no process has open."""
+        base = self.root / space
+        live = _generation_number(self.space_dir(space).name)
+        removed = []
+        old = [d for d in base.glob("gen-*") if d.is_dir() and _generation_number(d.name) < live]
+        for directory in old:
+            with files.if_unused(directory) as unused:
+                if unused:
+                    shutil.rmtree(directory, ignore_errors=True)
+                    removed.append(directory.name)
+        return removed
 
     def _sync_space(
         self, space: Space, progress: Progress | None, directory: Path | None

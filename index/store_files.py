@@ -23,6 +23,7 @@ from index.vector_store import IndexCorruptError
 
 MANIFEST = "manifest.json"
 LOCK = ".lock"
+READERS = ".readers"  # shared-locked by every process that has the store open
 FORMAT = "mmrag-vector-store"
 FORMAT_VERSION = 1
 DATA_PREFIXES = ("index.", "labels.", "raw.")
@@ -114,6 +115,48 @@ def writer_lock(directory: Path) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def hold(directory: Path) -> BinaryIO | None:
+    """Mark ``directory`` as read by this process for as long as the returned file stays open
+    (a shared lock): a generation of an index is never deleted under a process that reads it.
+
+    Raises FileNotFoundError when the directory is gone. None where there are no locks.
+    """
+    try:
+        import fcntl
+    except ImportError:
+        return None
+    f = open(directory / READERS, "a+b")  # noqa: SIM115 - kept open by the store on purpose
+    try:
+        fcntl.flock(f, fcntl.LOCK_SH)
+    except BaseException:
+        f.close()
+        raise
+    return f
+
+
+@contextlib.contextmanager
+def if_unused(directory: Path) -> Iterator[bool]:
+    """Yields True, holding it exclusively, when no process holds ``directory``
+    (see :func:`hold`); False when one does. Without locks: always True."""
+    try:
+        import fcntl
+    except ImportError:
+        yield True
+        return
+    try:
+        f = open(directory / READERS, "a+b")  # noqa: SIM115 - closed below
+    except FileNotFoundError:
+        yield True
+        return
+    with f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        yield True
 
 
 def check_file(directory: Path, entry: dict, *, verify: bool | None, verify_max: int) -> Path:

@@ -120,6 +120,40 @@ def test_model_mismatch_is_refused_and_reindex_swaps(tmp_path: Path) -> None:
         MMRag.open(store, config=OFFLINE).search("corrosion", k=1, modality="text")
 
 
+def _cli(*args: str) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "app.cli", *args],
+        cwd=ROOT, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
+
+
+def test_a_running_searcher_follows_other_processes(tmp_path: Path) -> None:
+    """Like `mmrag ui` while `mmrag reindex` and `mmrag ingest` run in other processes: it
+    takes the new model and the new items, and the generation it reads is not deleted
+    under it."""
+    store, folder = tmp_path / "store", _folder(tmp_path / "files")
+    built = MMRag(offline_settings(store))
+    list(built.ingest([folder]))
+    built.catalog.close()
+    reader = MMRag.open(store)  # the store's own settings, as `mmrag ui --store` opens it
+    assert reader.search("corrosion", k=1, modality="text")[0].source.endswith("bridges.md")
+    old = reader.indexer.space_dir("text")
+    other = str(_minilm_copy(tmp_path))
+
+    _cli("reindex", "--model", other, "--store", str(store))
+    assert old.is_dir()  # still open here: not deleted under this reader
+    hits = reader.search("corrosion", k=1, modality="text")
+    assert hits[0].source.endswith("bridges.md")
+    assert reader.settings.embed.text_model == other
+    assert reader.indexer.space_dir("text") != old
+
+    (folder / "late.md").write_text("# Late\n\nA note about migrating birds in autumn.")
+    _cli("ingest", str(folder), "--store", str(store), "--workers", "0")
+    assert reader.search("migrating birds", k=1, modality="text")[0].source.endswith("late.md")
+    assert not old.exists()  # that ingest deleted it: no process had it open any more
+
+
 def _minilm_copy(tmp_path: Path) -> Path:
     """The same weights under another name: a 'different model' without a hub."""
     import shutil

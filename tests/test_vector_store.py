@@ -295,7 +295,7 @@ def test_save_open_round_trip(tmp_path: Path, case: str, mmap: bool) -> None:
     assert len(third) == 751 and third.search(queries[0], 1)[1][0, 0] == 5000
     names = {p.name for p in tmp_path.iterdir()}  # the old generation was cleaned up
     entries = json.loads((tmp_path / "manifest.json").read_text())["files"].values()
-    assert names == {e["name"] for e in entries} | {"manifest.json", ".lock"}
+    assert names == {e["name"] for e in entries} | {"manifest.json", ".lock", ".readers"}
 
 
 def test_manifest_contents(tmp_path: Path) -> None:
@@ -388,7 +388,7 @@ def test_crash_before_manifest_keeps_previous_generation(
     os.utime(stray, (time.time() - 2 * store_files.STALE_TMP_S,) * 2)
     store.save(tmp_path)
     manifest = json.loads((tmp_path / "manifest.json").read_text())
-    names = {e["name"] for e in manifest["files"].values()} | {"manifest.json", ".lock"}
+    names = {e["name"] for e in manifest["files"].values()} | {"manifest.json", ".lock", ".readers"}
     assert {p.name for p in tmp_path.iterdir()} == names
     assert len(FaissStore.open(tmp_path)) == 150
 
