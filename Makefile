@@ -33,6 +33,10 @@ $(VENV)/.installed: pyproject.toml
 
 venv: $(VENV)/.installed
 
+$(VENV)/.bench-installed: $(VENV)/.installed
+	$(PY) -m pip install -q -e ".[dev,bench]"
+	touch $@
+
 demo: setup
 	$(MMRAG) ingest data --store $(STORE) --config $(CONFIG) --report $(STORE)/ingest-report.json
 	$(MMRAG) search "a red circle on a blue background" --store $(STORE) --modality image --k 3
@@ -52,7 +56,7 @@ lint: setup
 ui: setup
 	$(MMRAG) ui --store $(STORE)
 
-bench: setup
+bench: setup $(VENV)/.bench-installed
 	$(PY) benchmarks/ingest.py
 	$(PY) benchmarks/embed_index.py
 	$(PY) benchmarks/search.py

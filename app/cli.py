@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import sys
@@ -460,19 +461,28 @@ def ui(
             help="let the Library ingest server folders (default: only on a loopback address)"
         ),
     ] = None,
+    allowed_host: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--allowed-host",
+            help="also accept this name in the Host header, e.g. the domain of a proxy in "
+            "front ('*': any name, which gives up the DNS-rebinding protection)",
+        ),
+    ] = None,
 ) -> None:
-    """Open the web UI (Streamlit): search, images, chat, library, map, settings."""
-    import ipaddress
+    """Open the web UI (Streamlit): search, images, chat, library, map, settings.
+
+    Only the bound address (and this machine's own names, for loopback or all-interface
+    binds) is accepted in the Host header: a web page that re-points its domain at your
+    machine (DNS rebinding) gets no connection.
+    """
     import os
     import subprocess
 
     from app.ui import MAIN
 
     settings = _settings(config, store)  # fail early on a bad configuration
-    try:
-        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        loopback = False
+    loopback = _is_loopback(host)
     if not loopback:
         console.print(
             f"[yellow]warning:[/yellow] binding to {host}: anyone who can reach it can read "
@@ -508,11 +518,39 @@ def ui(
         "--client.toolbarMode",
         "minimal",
     ]
+    for name in allowed_hosts(host, allowed_host or []):
+        cmd += ["--server.allowedHosts", name]
     console.print(f"mmrag UI on http://{host}:{port} (store {settings.store.dir})")
     try:
         raise typer.Exit(subprocess.call(cmd, env=env))
     except KeyboardInterrupt:
         raise typer.Exit(0) from None
+
+
+def allowed_hosts(host: str, extra: list[str]) -> list[str]:
+    """Names the UI accepts in the Host header (Streamlit's ``server.allowedHosts``): the bound
+    address; for a loopback one the loopback names; for all interfaces this machine's names
+    and addresses; plus ``extra``."""
+    import socket
+
+    names = {host, *extra}
+    local = {"localhost", "127.0.0.1", "::1"}
+    if host in ("0.0.0.0", "::", ""):
+        names |= local | {socket.gethostname(), socket.getfqdn()}
+        with contextlib.suppress(OSError):
+            names |= {str(a[4][0]) for a in socket.getaddrinfo(socket.gethostname(), None)}
+    elif _is_loopback(host):
+        names |= local
+    return sorted({n.strip().lower().strip("[]") for n in names} - {""})
+
+
+def _is_loopback(host: str) -> bool:
+    import ipaddress
+
+    try:
+        return host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 @config_app.command("show")
