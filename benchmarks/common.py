@@ -18,23 +18,37 @@ RESULTS = Path(__file__).resolve().parent / "results"
 
 
 class PeakRSS:
-    """Samples the RSS of this process and its children (workers) in a background thread."""
+    """Samples the RSS of a process (default: this one) and its children (workers) in a
+    background thread: ``peak`` sums them (pages shared after a fork count once per process),
+    ``peak_one`` is the largest single process; with ``pss``, ``peak_pss`` sums their
+    proportional set sizes (shared pages divided among their sharers: the memory really used).
+    """
 
-    def __init__(self, interval: float = 0.05) -> None:
+    def __init__(self, interval: float = 0.05, pid: int | None = None, pss: bool = False) -> None:
         self.interval = interval
-        self.peak = 0
+        self.pid = pid
+        self.pss = pss
+        self.peak = self.peak_one = self.peak_pss = 0
+        self.peak_root = self.peak_children = 0  # the process itself; its children together
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _run(self) -> None:
-        me = psutil.Process()
+        root = psutil.Process(self.pid)
         while not self._stop.is_set():
-            total = 0
+            sizes, pss = [], 0
             with suppress(psutil.Error):
-                for p in [me, *me.children(recursive=True)]:
+                for p in [root, *root.children(recursive=True)]:
                     with suppress(psutil.Error):  # a worker may exit between listing and reading
-                        total += p.memory_info().rss
-            self.peak = max(self.peak, total)
+                        sizes.append(p.memory_info().rss)
+                        if self.pss:
+                            pss += p.memory_full_info().pss
+            self.peak = max(self.peak, sum(sizes))
+            self.peak_pss = max(self.peak_pss, pss)
+            if sizes:
+                self.peak_root = max(self.peak_root, sizes[0])
+                self.peak_children = max(self.peak_children, sum(sizes[1:]))
+            self.peak_one = max(self.peak_one, *sizes, 0)
             time.sleep(self.interval)
 
     def __enter__(self) -> PeakRSS:
