@@ -60,6 +60,7 @@ bench: setup $(VENV)/.bench-installed
 	$(PY) benchmarks/ingest.py
 	$(PY) benchmarks/embed_index.py
 	$(PY) benchmarks/search.py
+	$(PY) benchmarks/hostile.py
 
 clean:
 	rm -rf $(STORE) .pytest_cache

@@ -116,6 +116,11 @@ def test_bombs_inside_documents_are_skipped_with_a_warning(
     big_page = hostile.huge_page_pdf(tmp_path / "poster.pdf", points=3000)  # 41 in a side
     with pytest.raises(IngestError, match=r"page 1 at 150 dpi.*max_image_pixels.*not OCR'd"):
         read_file(big_page, _ctx(tmp_path, max_image_pixels=4_000_000))
+    # an A4 scan is 8.7 MP at 300 dpi: it is OCR'd at the resolution the budget allows
+    scan = corpus.scanned_pdf(tmp_path / "scan.pdf", ["The ibexine survey is complete."])
+    _, doc = read_file(scan, _ctx(tmp_path, max_image_pixels=4_000_000))
+    assert any("ibexine" in i.text for i in doc.items)
+    assert no_decoding and all(w * h <= 4_000_000 for w, h in no_decoding)
 
 
 def test_office_zip_bombs_are_refused(tmp_path: Path) -> None:

@@ -221,7 +221,8 @@ def _ocr_pages(
     for page_no in pages:
         page = pdf[page_no - 1]
         width, height = page.get_size()  # points: 1/72 inch
-        dpi = min(OCR_DPI, 72 * math.sqrt(max_pixels / max(1.0, width * height)))
+        # (+1: the render rounds its size up)
+        dpi = min(OCR_DPI, 72 * math.sqrt(max_pixels / ((width + 1) * (height + 1))))
         least = (round(width * MIN_OCR_DPI / 72), round(height * MIN_OCR_DPI / 72))
         too_large = pixel_problem(*least, max_pixels, f"page {page_no} at {MIN_OCR_DPI} dpi")
         if dpi < MIN_OCR_DPI and too_large:  # checked before rendering anything
