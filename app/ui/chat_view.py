@@ -10,6 +10,7 @@ from typing import Any
 import streamlit as st
 import streamlit.components.v2 as components
 
+from app.rag.types import Retrieved
 from app.ui.components import audio_player, md_escape, open_item, where
 from app.ui.i18n import t
 from app.ui.state import resources
@@ -64,6 +65,27 @@ def citation_label(c: dict[str, Any]) -> str:
     return f"[{c['n']}] {name}" + (f" · {w}" if w else "")
 
 
+def retrieved_line(question: str, found: Retrieved) -> str:
+    """What retrieval found for a question (and the standalone query it searched, when the
+    question was a follow-up that had to be rewritten)."""
+    line = t("chat.found", n=len(found.sources), seconds=found.seconds)
+    if found.query.strip() != question.strip():
+        line += " · " + t("chat.searched_for", query=md_escape(found.query))
+    return f":material/manage_search: {line}"
+
+
+def sources_preview(sources: list[dict[str, Any]]) -> None:
+    """The sources a question is answered from, shown while the answer is being written."""
+    if not sources:
+        return
+    chips = "".join(
+        f'<span class="mm-chip{" mm-weak" if s.get("low_relevance") else ""}">'
+        f"{html.escape(citation_label(s))}</span>"
+        for s in sources
+    )
+    st.html(f'<div class="mm-chips">{chips}</div>')
+
+
 def render_answer(index: int, answer: dict[str, Any]) -> None:
     """One assistant turn: status, answer with live citations, cited media, sources."""
     citations = {int(c["n"]): c for c in answer.get("citations", [])}
@@ -91,7 +113,7 @@ def render_answer(index: int, answer: dict[str, Any]) -> None:
             st.pills(
                 t("chat.open_citation"),
                 sorted(citations),
-                format_func=lambda n: citation_label(citations[n]),
+                format_func={n: citation_label(c) for n, c in citations.items()}.__getitem__,
                 key=f"cite-pick-{index}",
                 on_change=_pick_citation,
                 args=(index,),

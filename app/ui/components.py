@@ -10,9 +10,10 @@ from typing import Any
 import streamlit as st
 
 from app.ui.files import Forbidden, mime_of
-from app.ui.highlight import exact_spans, highlight_html, snippet_html
+from app.ui.highlight import exact_spans, match_spans
 from app.ui.i18n import t
 from app.ui.items import ItemDetail, item_detail
+from app.ui.passages import neighbour_html, passage_html, snippet_html
 from app.ui.state import Resources, resources
 from ingest.paths import readable
 
@@ -25,16 +26,56 @@ CSS = """
 <style>
 mark { background: #ffe58a; color: inherit; padding: 0 .1em; border-radius: .2em; }
 .mm-snippet { font-size: .95rem; line-height: 1.5; color: var(--text-color, inherit); }
-.mm-context { font-size: .93rem; line-height: 1.55; white-space: pre-wrap; }
-.mm-context .mm-dim { opacity: .6; }
+.mm-context { font-size: .93rem; line-height: 1.55; }
+.mm-context > div, .mm-context > span { white-space: pre-wrap; }
+.mm-context .mm-dim { opacity: .6; display: block; }
 .mm-context .mm-focus { background: rgba(255, 214, 0, .16); border-left: 4px solid #f5b400;
   padding: .4em .6em; margin: .4em 0; border-radius: .3em; display: block; }
+table.mm-table { border-collapse: collapse; margin: .35em 0; font-size: .9rem; line-height: 1.35;
+  white-space: normal; }
+table.mm-table th, table.mm-table td { border: 1px solid rgba(49, 51, 63, .18);
+  padding: .15em .55em; text-align: left; vertical-align: top; }
+table.mm-table th { background: rgba(49, 51, 63, .05); font-weight: 600; }
+table.mm-table td:not(:first-child) { font-variant-numeric: tabular-nums; }
+table.mm-table tr.mm-more td { text-align: center; opacity: .55; border-style: dashed; }
+table.mm-meta { border-collapse: collapse; font-size: .9rem; }
+table.mm-meta th { font-weight: 600; text-align: left; padding: .1em 1em .1em 0;
+  vertical-align: top; white-space: nowrap; }
+table.mm-meta td { padding: .1em 0; overflow-wrap: anywhere; }
+.mm-chips { display: flex; flex-wrap: wrap; gap: .35em; margin: .1em 0 .4em; }
+.mm-chip { font-size: .82rem; padding: .1em .65em; border-radius: 1em;
+  background: rgba(49, 51, 63, .06); border: 1px solid rgba(49, 51, 63, .12); }
+.mm-chip.mm-weak { opacity: .6; }
 </style>
+"""
+# Streamlit's file uploader writes its own English button label and limits line: each of our
+# uploaders sits in a keyed container (class st-key-<key>) whose CSS puts ours in their place.
+_UPLOADER_CSS = """
+.st-key-{key} [data-testid="stFileUploaderDropzone"] button p {{ display: none; }}
+.st-key-{key} [data-testid="stFileUploaderDropzone"] button
+  [data-testid="stMarkdownContainer"]::after {{ content: "{button}"; }}
+.st-key-{key} [data-testid="stFileUploaderDropzoneInstructions"] span {{ display: none; }}
+.st-key-{key} [data-testid="stFileUploaderDropzoneInstructions"] > div::after
+  {{ content: "{limits}"; font-size: .85rem; opacity: .7; }}
 """
 
 
 def inject_css() -> None:
     st.html(CSS)
+
+
+def uploader_frame(key: str, limits: str) -> Any:
+    """A container for one file uploader whose button and limits line read ``t()`` texts."""
+    css = _UPLOADER_CSS.format(
+        key=key, button=_css_text(t("common.upload")), limits=_css_text(limits)
+    )
+    box = st.container(key=key)
+    box.html(f"<style>{css}</style>")
+    return box
+
+
+def _css_text(text: str) -> str:
+    return text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ")
 
 
 # -- labels --------------------------------------------------------------------------------
@@ -82,14 +123,25 @@ def md_escape(text: str) -> str:
 
 
 # -- results -------------------------------------------------------------------------------
+def score_label(hit: dict[str, Any]) -> str | None:
+    """How well a result matched, in words: a picture's image-text similarity, else the search
+    score. A similarity at or below zero (no likeness at all) is never shown; nor is a zero
+    score, which marks a result that only fills the list."""
+    similarity = (hit.get("scores") or {}).get("clip")
+    if hit.get("modality") == "image" and similarity is not None and similarity > 0:
+        return t("common.similarity", score=similarity)
+    score = hit.get("score")
+    return t("common.score", score=score) if score is not None and score > 0 else None
+
+
 def result_card(hit: dict[str, Any], query: str | None, rank: int | None, key: str) -> None:
     """A text or audio result: title line, highlighted snippet, score, player, actions."""
     res = resources()
     with st.container(border=True):
         top, score = st.columns([5, 1])
         top.markdown(header(hit, rank))
-        if hit.get("score") is not None:
-            score.caption(t("common.score", score=hit["score"]))
+        if label := score_label(hit):
+            score.caption(label)
         if hit.get("low_relevance"):
             score.badge(t("common.low_relevance"), color="gray", icon=":material/trending_down:")
         if hit.get("modality") == "image":
@@ -136,12 +188,7 @@ def _grid_card(res: Resources, hit: dict[str, Any], query: str | None, key: str)
         st.caption(t("common.missing"))
     name = Path(hit.get("source") or "").name
     label = f"{name} · {where(hit)}" if where(hit) else name
-    clip = (hit.get("scores") or {}).get("clip")
-    score = (
-        t("common.similarity", score=clip)
-        if clip is not None
-        else t("common.score", score=hit["score"])
-    )
+    score = score_label(hit) or ""
     low = f" :gray-badge[{t('common.low_relevance')}]" if hit.get("low_relevance") else ""
     st.caption(f"{md_escape(label)}  \n{score}{low}")
     if st.button(t("common.open"), key=key, icon=":material/zoom_in:"):
@@ -235,54 +282,78 @@ def _item_body(item_id: int, query: str | None, extra: dict[str, Any]) -> None:
 
 def context_block(item: ItemDetail, query: str | None, exact: list[str] | None = None) -> None:
     """The item between its neighbours, the item itself marked and highlighted within: the
-    ``exact`` sentences where they occur in it (a citation), else the query's terms."""
+    ``exact`` sentences where they occur in it (a citation), else the query's terms. Tables
+    show as tables; the neighbours are cut at word boundaries."""
     spans = exact_spans(item.text, exact) if exact else []
-    parts = [
-        f'<span class="mm-dim">{html.escape(_tail(b, 400, start=False))}</span>'
-        for b in item.before
-    ]
-    marked = highlight_html(item.text, query, spans or None)
-    parts.append(f'<span class="mm-focus">{marked}</span>')
-    parts += [f'<span class="mm-dim">{html.escape(_tail(a, 400))}</span>' for a in item.after]
+    if not spans and query:
+        spans = match_spans(item.text, query)
+    parts = [f'<div class="mm-dim">{neighbour_html(b, "tail")}</div>' for b in item.before]
+    parts.append(f'<div class="mm-focus">{passage_html(item.text, spans)}</div>')
+    parts += [f'<div class="mm-dim">{neighbour_html(a, "head")}</div>' for a in item.after]
     st.html(f'<div class="mm-context">{"".join(parts)}</div>')
 
 
-def _tail(text: str, width: int, start: bool = True) -> str:
-    text = text.strip()
-    if len(text) <= width:
-        return text
-    return text[:width] + " …" if start else "… " + text[-width:]
-
-
 def _image_body(res: Resources, item: ItemDetail, query: str | None) -> None:
+    """The picture beside what was read from it: a tall or large image never pushes its text
+    and details out of view."""
+    left, right = st.columns([2, 3], gap="medium")
     shown = res.guard.allowed(item.image) or res.guard.allowed(item.thumbnail)
     if shown is None:
-        st.warning(t("common.missing"))
+        left.warning(t("common.missing"))
     else:
-        st.image(str(shown), width="stretch")
-    st.markdown(f"**{t('item.ocr')}**")
-    if item.text.strip():
-        st.html(f'<div class="mm-context">{highlight_html(item.text, query)}</div>')
-    else:
-        st.caption(t("item.no_ocr"))
-    rows = {
-        t("item.size"): f"{item.width}×{item.height}" if item.width else None,
-        t("item.camera"): item.camera,
-        t("item.taken"): item.taken_at,
-        t("item.gps"): f"{item.gps[0]:.5f}, {item.gps[1]:.5f}" if item.gps else None,
-    }
-    rows.update({str(k): _short(v) for k, v in item.exif.items()})
-    rows = {k: v for k, v in rows.items() if v not in (None, "", [], {})}
-    if rows:
-        st.markdown(f"**{t('item.exif')}**")
-        st.markdown(
-            "  \n".join(f"**{md_escape(k)}**: {md_escape(str(v))}" for k, v in rows.items())
-        )
+        left.image(str(shown), width="stretch")
+    with right:
+        st.markdown(f"**{t('item.ocr')}**")
+        if item.text.strip():
+            spans = match_spans(item.text, query) if query else []
+            st.html(f'<div class="mm-context">{passage_html(item.text, spans)}</div>')
+        else:
+            st.caption(t("item.no_ocr"))
+        rows = photo_details(item)
+        if rows:
+            st.markdown(f"**{t('item.exif')}**")
+            cells = "".join(
+                f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in rows
+            )
+            st.html(f'<table class="mm-meta">{cells}</table>')
 
 
-def _short(value: Any) -> str:
-    text = ", ".join(map(str, value)) if isinstance(value, list | tuple) else str(value)
-    return text if len(text) < 200 else text[:199] + "…"
+_EXIF_SHOWN = ("LensModel", "ExposureTime", "FNumber", "ISOSpeedRatings", "FocalLength", "Software")
+
+
+def photo_details(item: ItemDetail) -> list[tuple[str, str]]:
+    """Size, camera, date, place and the other EXIF fields worth reading, labelled in the
+    session's language with values as photographers write them (1/250 s, f/2.8, 26 mm)."""
+    tags = item.exif.get("tags") if isinstance(item.exif.get("tags"), dict) else {}
+    rows = [
+        (t("item.size"), f"{item.width} × {item.height} px" if item.width else None),
+        (t("item.camera"), item.camera),
+        (t("item.taken"), (item.taken_at or "")[:16] or None),
+        (t("item.gps"), f"{item.gps[0]:.5f}, {item.gps[1]:.5f}" if item.gps else None),
+    ]
+    for name in _EXIF_SHOWN:  # Make, Model and the dates are in the rows above
+        value = _exif_value(name, tags.get(name))
+        rows.append((t(f"item.exif.{name}"), value))
+    return [(k, v) for k, v in rows if v]
+
+
+def _exif_value(name: str, value: Any) -> str | None:
+    if value is None or value == "":
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        text = str(value).strip("\x00 ")
+        return text[:199] + "…" if len(text) > 200 else text or None
+    if name == "ExposureTime":
+        return f"1/{round(1 / number)} s" if 0 < number < 1 else f"{number:g} s"
+    if name == "FNumber":
+        return f"f/{number:g}"
+    if name == "FocalLength":
+        return f"{number:g} mm"
+    if name == "ISOSpeedRatings":
+        return f"ISO {number:g}"
+    return f"{number:g}"
 
 
 def _pdf_page(res: Resources, item: ItemDetail) -> None:

@@ -6,6 +6,7 @@ error (tests check that both languages have every key).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import streamlit as st
@@ -68,6 +69,43 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "common.kind.image": {"en": "Image", "ja": "画像"},
     "common.kind.audio": {"en": "Audio", "ja": "音声"},
     "common.play_from": {"en": "Plays from {at}", "ja": "{at} から再生"},
+    "common.upload": {"en": "Upload", "ja": "アップロード"},
+    "common.upload_limits": {
+        "en": "Up to {mb} MB · {types}",
+        "ja": "{mb} MB まで・{types}",
+    },
+    "lang.en": {"en": "English", "ja": "英語"},
+    "lang.ja": {"en": "Japanese", "ja": "日本語"},
+    "lang.zh": {"en": "Chinese", "ja": "中国語"},
+    "lang.ko": {"en": "Korean", "ja": "韓国語"},
+    "llm.extractive": {
+        "en": "Extractive (quotes your files, no model)",
+        "ja": "抽出型（ファイルから引用・モデルなし）",
+    },
+    # -- notes the search engine adds to its results (SearchInfo.notes) --------------------
+    "note.no_dense": {
+        "en": "{lang} queries are matched by keywords and image similarity only: the text "
+        "model does not read {lang}.",
+        "ja": "{lang}の検索語は、キーワードと画像の類似度だけで照合しました（テキストモデルは"
+        "{lang}に対応していません）。",
+    },
+    "note.weak_dense": {
+        "en": "The text model is not made for {lang} queries: meaning-based matches may be off.",
+        "ja": "テキストモデルは{lang}の検索語向けではありません。"
+        "意味による一致は不正確な場合があります。",
+    },
+    "note.image_rerank": {
+        "en": "Image queries are not reranked (the reranker reads text).",
+        "ja": "画像による検索は再ランクしません（再ランクはテキストを読むため）。",
+    },
+    "note.no_reranker": {
+        "en": "The reranker {model} is unavailable: results are not reranked.",
+        "ja": "再ランクモデル {model} を利用できないため、再ランクしていません。",
+    },
+    "note.no_bm25": {
+        "en": "Keyword search is unavailable: {why}",
+        "ja": "キーワード検索を利用できません: {why}",
+    },
     # -- item dialog --------------------------------------------------------------------
     "item.title": {"en": "Item details", "ja": "項目の詳細"},
     "item.path": {"en": "File", "ja": "ファイル"},
@@ -81,6 +119,12 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "item.gps": {"en": "Location", "ja": "位置"},
     "item.size": {"en": "Size", "ja": "サイズ"},
     "item.transcript": {"en": "Transcript", "ja": "書き起こし"},
+    "item.exif.LensModel": {"en": "Lens", "ja": "レンズ"},
+    "item.exif.ExposureTime": {"en": "Exposure", "ja": "露出時間"},
+    "item.exif.FNumber": {"en": "Aperture", "ja": "絞り値"},
+    "item.exif.ISOSpeedRatings": {"en": "ISO speed", "ja": "ISO 感度"},
+    "item.exif.FocalLength": {"en": "Focal length", "ja": "焦点距離"},
+    "item.exif.Software": {"en": "Software", "ja": "ソフトウェア"},
     "item.gone": {
         "en": "This item is no longer in the store.",
         "ja": "この項目はストアにありません。",
@@ -131,6 +175,16 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "search.f.active": {"en": "{n} filter(s) active", "ja": "{n} 個のフィルタを適用中"},
     "search.images": {"en": "Images", "ja": "画像"},
     "search.passages": {"en": "Passages and recordings", "ja": "文章と録音"},
+    "search.nothing": {
+        "en": "Nothing in your files matches “{query}”.",
+        "ja": "「{query}」に一致するものはファイル内にありません。",
+    },
+    "search.this_image": {"en": "this image", "ja": "この画像"},
+    "search.closest": {
+        "en": "Closest items, none of them a match ({n})",
+        "ja": "近い項目（いずれも一致ではありません・{n} 件）",
+    },
+    "search.weaker": {"en": "Weaker matches ({n})", "ja": "関連性の低い結果（{n} 件）"},
     "search.hint": {
         "en": "Type a question or some words, or drop an image, to search every file at once.",
         "ja": "質問や言葉を入力するか、画像をドロップすると、すべてのファイルを検索します。",
@@ -152,6 +206,10 @@ CATALOGUE: dict[str, dict[str, str]] = {
     },
     "images.count": {"en": "Images shown", "ja": "表示数"},
     "images.none": {"en": "No images match.", "ja": "一致する画像はありません。"},
+    "images.nothing": {
+        "en": "No picture looks like “{query}”.",
+        "ja": "「{query}」のような画像はありません。",
+    },
     "images.hint": {
         "en": "Describe what you are looking for, or upload a picture to find similar ones.",
         "ja": "探している画像を説明するか、画像をアップロードして似たものを探します。",
@@ -161,8 +219,9 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "chat.input": {"en": "Ask about your files…", "ja": "ファイルについて質問…"},
     "chat.llm": {"en": "Answer with", "ja": "回答モデル"},
     "chat.llm_help": {
-        "en": "extractive quotes your files without a language model; others need a backend.",
-        "ja": "extractive は言語モデルを使わずファイルから引用します。",
+        "en": "Extractive quotes your files without a language model; others need a backend.",
+        "ja": "抽出型は言語モデルを使わずにファイルから引用します。"
+        "それ以外はバックエンドが必要です。",
     },
     "chat.k": {"en": "Sources per question", "ja": "質問ごとの参照数"},
     "chat.new": {"en": "New conversation", "ja": "新しい会話"},
@@ -191,6 +250,12 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "ja": "この環境では質問応答を利用できません。",
     },
     "chat.thinking": {"en": "Searching your files…", "ja": "ファイルを検索中…"},
+    "chat.found": {
+        "en": "{n} sources found in {seconds:.1f} s",
+        "ja": "{n} 件の出典が見つかりました（{seconds:.1f} 秒）",
+    },
+    "chat.searched_for": {"en": "searched for: {query}", "ja": "検索語: {query}"},
+    "chat.writing": {"en": "Writing the answer…", "ja": "回答を作成中…"},
     "chat.precision": {"en": "citation precision {p:.0%}", "ja": "引用精度 {p:.0%}"},
     "chat.empty": {
         "en": "Ask a question: answers quote your files and cite them as [1], [2]…",
@@ -203,6 +268,10 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "library.tab.errors": {"en": "Problems", "ja": "問題"},
     "library.tab.store": {"en": "Store", "ja": "ストア"},
     "library.upload": {"en": "Upload files to ingest", "ja": "取り込むファイルをアップロード"},
+    "library.upload_limits": {
+        "en": "Up to {mb:.0f} MB per file · {n} file types",
+        "ja": "1 ファイル {mb:.0f} MB まで・{n} 種類の形式",
+    },
     "library.upload_help": {
         "en": "Up to {mb:.0f} MB each; documents, images, audio and subtitles.",
         "ja": "1 ファイル {mb:.0f} MB まで。文書・画像・音声・字幕。",
@@ -227,11 +296,23 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "library.progress": {"en": "Ingestion progress", "ja": "取り込みの進行状況"},
     "library.status.queued": {"en": "Waiting…", "ja": "待機中…"},
     "library.status.counting": {"en": "Finding files…", "ja": "ファイルを探索中…"},
-    "library.status.reading": {
-        "en": "Reading {done}/{total}: {current}",
-        "ja": "読み込み中 {done}/{total}: {current}",
+    "library.status.reading": {"en": "Reading files…", "ja": "ファイルを読み込み中…"},
+    "library.stage.reading": {
+        "en": "Reading {n}/{total}: {name}",
+        "ja": "読み込み中 {n}/{total}: {name}",
     },
-    "library.status.indexing": {"en": "Embedding and indexing…", "ja": "埋め込みと索引作成中…"},
+    "library.stage.ocr": {
+        "en": "Reading the text in the image (OCR) {n}/{total}: {name}",
+        "ja": "画像内の文字を認識中（OCR）{n}/{total}: {name}",
+    },
+    "library.stage.transcribing": {
+        "en": "Transcribing {n}/{total}: {name}",
+        "ja": "書き起こし中 {n}/{total}: {name}",
+    },
+    "library.status.indexing": {
+        "en": "Embedding and indexing: {done}/{todo} items",
+        "ja": "埋め込みと索引作成中: {done}/{todo} 項目",
+    },
     "library.status.done": {
         "en": "Done: {done} file(s) in {seconds:.0f} s",
         "ja": "完了: {done} ファイル（{seconds:.0f} 秒）",
@@ -243,12 +324,21 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "library.status.failed": {"en": "Failed: {error}", "ja": "失敗: {error}"},
     "library.cancel": {"en": "Stop", "ja": "停止"},
     "library.files": {"en": "Files of this run", "ja": "今回のファイル"},
+    "library.tally": {"en": "{status}: {n}", "ja": "{status}: {n}"},
+    "library.result.ingested": {"en": "ingested", "ja": "取り込み済み"},
+    "library.result.updated": {"en": "updated", "ja": "更新"},
+    "library.result.unchanged": {"en": "unchanged", "ja": "変更なし"},
+    "library.result.moved": {"en": "moved", "ja": "移動"},
+    "library.result.skipped": {"en": "skipped", "ja": "スキップ"},
+    "library.result.failed": {"en": "failed", "ja": "失敗"},
+    "library.result.removed": {"en": "removed", "ja": "削除"},
     "library.col.file": {"en": "File", "ja": "ファイル"},
     "library.col.status": {"en": "Status", "ja": "状態"},
     "library.col.items": {"en": "Items", "ja": "項目"},
     "library.col.images": {"en": "Images", "ja": "画像"},
     "library.col.reason": {"en": "Reason", "ja": "理由"},
     "library.col.seconds": {"en": "Seconds", "ja": "秒"},
+    "library.col.id": {"en": "ID", "ja": "ID"},
     "library.col.name": {"en": "Name", "ja": "名前"},
     "library.col.title": {"en": "Title", "ja": "タイトル"},
     "library.col.type": {"en": "Type", "ja": "形式"},
@@ -307,6 +397,11 @@ CATALOGUE: dict[str, dict[str, str]] = {
     },
     "map.items": {"en": "{n} items.", "ja": "{n} 項目。"},
     "map.selected": {"en": "Selected", "ja": "選択中"},
+    "map.computing": {"en": "Laying out the items…", "ja": "項目を配置中…"},
+    "map.pending": {
+        "en": "{method} is being computed; showing PCA meanwhile.",
+        "ja": "{method} を計算中です。それまで PCA で表示します。",
+    },
     # -- settings -----------------------------------------------------------------------
     "settings.title": {"en": "Settings", "ja": "設定"},
     "settings.caption": {
@@ -319,6 +414,11 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "settings.mode": {"en": "Default mode", "ja": "既定の方式"},
     "settings.k": {"en": "Results per search (k)", "ja": "検索結果数（k）"},
     "settings.fusion": {"en": "Fusion", "ja": "統合方式"},
+    "settings.fusion.rrf": {
+        "en": "Reciprocal rank fusion (RRF)",
+        "ja": "順位の逆数で統合（RRF）",
+    },
+    "settings.fusion.weighted": {"en": "Weighted sum of scores", "ja": "スコアの重み付き和"},
     "settings.weights": {"en": "Retriever weights", "ja": "検索器の重み"},
     "settings.w.bm25": {"en": "Keywords (BM25)", "ja": "キーワード（BM25）"},
     "settings.w.text": {"en": "Text meaning", "ja": "テキストの意味"},
@@ -364,6 +464,29 @@ def lang() -> str:
 
 def t(key: str, **values: Any) -> str:
     """The text for ``key`` in the session's language, formatted with ``values``."""
+    return translate(lang(), key, **values)
+
+
+def translate(language: str, key: str, **values: Any) -> str:
     entry = CATALOGUE[key]
-    text = entry.get(lang()) or entry[DEFAULT]
+    text = entry.get(language) or entry[DEFAULT]
     return text.format(**values) if values else text
+
+
+def labeller(prefix: str) -> Callable[[Any], str]:
+    """A widget's ``format_func``: option ``v`` reads as ``t(prefix + v)``, in the language of
+    the session that drew the widget (Streamlit may call it later from another thread)."""
+    language = lang()
+    return lambda value: translate(language, f"{prefix}{value}")
+
+
+def language_name(code: str) -> str:
+    """A language code ("ja") as the name of the language in the session's language."""
+    key = f"lang.{code.lower()}"
+    return t(key) if key in CATALOGUE else code
+
+
+def llm_labeller() -> Callable[[str], str]:
+    """``format_func`` for answer backends: the built-in one described, others as named."""
+    language = lang()
+    return lambda name: translate(language, "llm.extractive") if name == "extractive" else name

@@ -94,6 +94,14 @@ def facets(catalog: Catalog) -> Facets:
     )
 
 
+def any_title(catalog: Catalog) -> str | None:
+    """The title of some document of the store (None when it holds none with a title)."""
+    with catalog.session() as s:
+        return s.scalar(
+            select(Document.title).where(Document.title.isnot(None), Document.title != "").limit(1)
+        )
+
+
 def documents(catalog: Catalog) -> list[dict[str, Any]]:
     """One row per document for the Library table."""
     with catalog.session() as s:

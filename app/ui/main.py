@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import streamlit as st
+from streamlit import config as st_config
 
 from app.ui.components import inject_css
 from app.ui.i18n import LANGUAGES, t
+from app.ui.progress import sidebar_status
 from app.ui.state import resources
 
 st.set_page_config(page_title="mmrag", page_icon=":material/travel_explore:", layout="wide")
+# Streamlit collects all garbage after every run, fragments' included (runner.postScriptGC).
+# With the models loaded that is ~0.5 s holding the GIL each time: polling progress starved
+# the ingest it showed, and every click paid it. Python's own collector runs as usual.
+st_config.set_option("runner.postScriptGC", False)
 
 if "lang" not in st.session_state:
     wanted = st.query_params.get("lang")
@@ -29,8 +35,7 @@ with st.sidebar:
     st.caption(t("app.store", path=res.store_dir))
     if not res.ready.is_set():
         st.caption(f":material/hourglass_top: {t('app.warming')}")
-    if (job := res.jobs.active) is not None:
-        st.caption(f":material/sync: {t('app.ingesting', done=job.done, total=job.total or '?')}")
+    sidebar_status()
 
 pages = [
     st.Page("views/search.py", title=t("nav.search"), icon=":material/search:", default=True),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import time
 from dataclasses import dataclass, field
 from datetime import date
@@ -12,10 +13,11 @@ import streamlit as st
 from PIL import Image
 
 from app.api import MMRag
+from app.ui.components import md_escape, uploader_frame
 from app.ui.files import QUERY_IMAGE_TYPES, UploadRejected, extensions_for, query_image
-from app.ui.i18n import t
+from app.ui.i18n import labeller, language_name, t
 from app.ui.items import Facets, facets
-from app.ui.state import Resources, prefs, rag, search_params
+from app.ui.state import Resources, prefs, query_threads, rag, search_params
 from retrieval.filters import MODALITIES, Filters
 
 MODES = ("hybrid", "dense", "bm25")
@@ -59,14 +61,16 @@ def filter_inputs(res: Resources, key: str, modalities: bool = True) -> Filters:
                 t("search.f.modality"),
                 MODALITIES,
                 selection_mode="multi",
-                format_func=lambda m: t(f"common.kind.{m}"),
+                format_func=labeller("common.kind."),
                 key=f"{key}-mods",
             )
-        types = cols[-3].multiselect(t("search.f.types"), fac.file_types, key=f"{key}-types")
+        types = cols[-3].multiselect(
+            t("search.f.types"), fac.file_types, format_func=str.upper, key=f"{key}-types"
+        )
         folder = cols[-2].selectbox(
             t("search.f.folder"),
             [None, *fac.folders],
-            format_func=lambda f: t("search.f.any_folder") if f is None else f,
+            format_func={None: t("search.f.any_folder"), **{f: f for f in fac.folders}}.__getitem__,
             key=f"{key}-folder",
         )
         dates: Any = cols[-1].date_input(
@@ -110,7 +114,7 @@ def mode_inputs(key: str) -> tuple[str | None, bool | None]:
         t("search.mode"),
         MODES,
         default=p.get("mode", rag().settings.retrieval.mode),
-        format_func=lambda m: t(f"search.mode.{m}"),
+        format_func=labeller("search.mode."),
         help=t("search.mode_help"),
         key=f"{key}-mode",
     )
@@ -138,12 +142,11 @@ def rerank_default() -> bool:
 def image_input(res: Resources, label: str, key: str) -> tuple[Image.Image | None, str | None]:
     """An image uploader for queries: checked, decoded in memory, never stored; the accepted
     image is shown under it."""
-    up = st.file_uploader(
-        label,
-        type=extensions_for(QUERY_IMAGE_TYPES),
-        key=key,
-        help=t("search.image_help"),
-        max_upload_size=max(1, res.query_image_bytes // 2**20),
+    types = extensions_for(QUERY_IMAGE_TYPES)
+    mb = max(1, res.query_image_bytes // 2**20)
+    limits = t("common.upload_limits", mb=mb, types=", ".join(e.upper() for e in types))
+    up = uploader_frame(f"frame-{key}", limits).file_uploader(
+        label, type=types, key=key, help=t("search.image_help"), max_upload_size=mb
     )
     if up is None:
         return None, None
@@ -182,6 +185,7 @@ def run_search(
         kwargs["mode"] = req.mode
     if req.rerank is not None and "rerank" in params:
         kwargs["rerank"] = req.rerank
+    query_threads()
     start = time.perf_counter()
     with st.spinner(t("search.searching"), show_time=True):  # the first one loads the models
         hits = engine.search(req.text if req.image is None else None, image=req.image, **kwargs)
@@ -192,11 +196,55 @@ def run_search(
     return out
 
 
-def search_notes(out: Outcome) -> None:
-    """One caption line: count, time, and how the search ran (e.g. why it was not reranked)."""
-    line = t("common.elapsed", n=len(out.hits), ms=out.ms)
+def split_by_relevance(
+    hits: list[dict[str, Any]],
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(results that match, results only close to the query: marked low relevance)."""
+    return [h for h in hits if not h.get("low_relevance")], [
+        h for h in hits if h.get("low_relevance")
+    ]
+
+
+def search_notes(out: Outcome, matched: int | None = None) -> None:
+    """One caption line: results that matched, time, and how the search ran (e.g. why it was
+    not reranked, or that the query's language has no meaning-based model)."""
+    n = len(out.hits) if matched is None else matched
+    line = t("common.elapsed", n=n, ms=out.ms)
     if out.info.get("reranked"):
         line += " · " + t("search.reranked", model=out.info.get("reranker") or "")
     st.caption(line)
     for note in out.info.get("notes", []):
-        st.caption(f":material/info: {note}")
+        st.caption(f":material/info: {md_escape(note_text(note))}")
+
+
+# The search engine explains itself in English sentences (SearchInfo.notes); the ones it writes
+# are matched here and said in the session's language. An unknown note is shown as it is.
+_NOTES: list[tuple[re.Pattern[str], str]] = [
+    (
+        re.compile(
+            r"^the text model is not made for (?P<lang>[\w-]+) queries: "
+            r"keywords and image similarity only$"
+        ),
+        "note.no_dense",
+    ),
+    (re.compile(r"^the text model is not made for (?P<lang>[\w-]+) queries$"), "note.weak_dense"),
+    (re.compile(r"^image queries are not reranked"), "note.image_rerank"),
+    (
+        re.compile(r"^reranker (?P<model>.+) is unavailable: results are not reranked$"),
+        "note.no_reranker",
+    ),
+    (re.compile(r"^BM25 unavailable: (?P<why>.*)$"), "note.no_bm25"),
+]
+
+
+def note_text(note: str) -> str:
+    """A search note in the session's language (language codes as language names)."""
+    for pattern, key in _NOTES:
+        if m := pattern.match(note):
+            values = m.groupdict()
+            if "lang" in values:
+                values["lang"] = language_name(values["lang"])
+            if "model" in values:
+                values["model"] = values["model"].strip("'\"")
+            return t(key, **values)
+    return note

@@ -22,7 +22,9 @@ import streamlit as st
 
 from app.api import MMRag
 from app.ui.files import MB, FileGuard
+from app.ui.items import any_title
 from app.ui.jobs import Busy, JobManager
+from app.ui.projection import MapCache
 
 log = logging.getLogger(__name__)
 
@@ -39,15 +41,19 @@ class Resources:
 
     def __init__(self, store: str, config: str | None) -> None:
         self.base = MMRag.open(store, config)
+        self._variants: dict[str, MMRag] = {}
+        self._lock = threading.Lock()
         self.store_dir = self.base.settings.store.dir.resolve()
         self.uploads_dir = self.store_dir / "uploads"
         self.guard = FileGuard(self.base.catalog, self.store_dir, self.uploads_dir)
-        self.jobs = JobManager(self.base, self.changed)
+        # small jobs are read in this process, where the readers' models stay loaded: a pool
+        # of reader processes costs seconds to start, more than a few files take to read
+        inline = self.rag({"ingest": {"workers": 0}})
+        self.jobs = JobManager(self.base, self.changed, inline=inline)
+        self.maps = MapCache(self.base.catalog, self.base.indexer, self.store_dir)
         self.version = 0  # bumps whenever the store's content changes
         self.max_upload_mb = float(os.environ.get(ENV_UPLOAD_MB) or 200)
         self.allow_folders = os.environ.get(ENV_ALLOW_FOLDERS, "1") == "1"
-        self._variants: dict[str, MMRag] = {}
-        self._lock = threading.Lock()
         self.ready = threading.Event()
         threading.Thread(target=self._warm_up, name="mmrag-warm-up", daemon=True).start()
 
@@ -100,7 +106,10 @@ class Resources:
         return paths
 
     def _warm_up(self) -> None:
-        """Load the models and indexes before the first query needs them."""
+        """Load what the first query, map, question and ingest would otherwise wait for, most
+        needed first: the search models and indexes, the map's layout, the answering code
+        (its imports take seconds), the document readers."""
+        query_threads()
         try:
             if self.base.catalog.counts().get("documents"):
                 self.base.search("warm up", k=1)
@@ -109,6 +118,35 @@ class Resources:
             log.warning("warm-up failed", exc_info=True)
         finally:
             self.ready.set()
+        steps = [
+            lambda: self.maps.prepare(("clip", "pca"), ("text", "pca")),
+            self._warm_answers,
+            self._warm_readers,
+        ]
+        for step in steps:
+            try:
+                step()
+            except Exception:
+                log.warning("warm-up step failed", exc_info=True)
+
+    def _warm_answers(self) -> None:
+        """A first question pays the answering code's imports (~2 s here, 5 s with a busy
+        core) and, for a who/when question, the model that finds names and dates (~2 s)."""
+        title = any_title(self.base.catalog)
+        if can_ask() and title:
+            # about a real document, so that its sentences are read and typed
+            self.base.ask(f"Who wrote {title}, and when?", k=2, llm="extractive")
+
+    def _warm_readers(self) -> None:
+        import tempfile
+
+        from ingest.readers.context import ReadContext
+        from ingest.readers.dispatch import read_file
+
+        with tempfile.TemporaryDirectory(prefix="mmrag-warm-") as tmp:
+            note = Path(tmp) / "warm.md"
+            note.write_text("# Warm up\n\nA short note that loads the document readers.\n")
+            read_file(note, ReadContext(self.base.settings.ingest, Path(tmp)))
 
     @property
     def query_image_bytes(self) -> int:
@@ -186,6 +224,19 @@ def forget_defaults() -> None:
 
 def rag() -> MMRag:
     return resources().rag(overrides())
+
+
+def query_threads() -> None:
+    """One torch thread for this thread's model calls (a query, a question).
+
+    torch keeps the setting per thread. On a small machine a second intra-op thread gains a
+    short query nothing and, while another process (an ingest, a second app) keeps a core busy,
+    spins against it: a 30 ms query then takes 500 ms. Ingest jobs set their own (see jobs.py).
+    """
+    import torch
+
+    if torch.get_num_threads() != 1:
+        torch.set_num_threads(1)
 
 
 def search_params() -> set[str]:

@@ -6,11 +6,17 @@ from typing import Any
 
 import streamlit as st
 
-from app.rag.types import Answer
-from app.ui.chat_view import open_citation, pending_citation, render_answer
+from app.rag.types import Answer, Retrieved
+from app.ui.chat_view import (
+    open_citation,
+    pending_citation,
+    render_answer,
+    retrieved_line,
+    sources_preview,
+)
 from app.ui.components import md_escape
-from app.ui.i18n import t
-from app.ui.state import can_ask, prefs, rag, resources
+from app.ui.i18n import llm_labeller, t
+from app.ui.state import can_ask, prefs, query_threads, rag, resources
 
 res = resources()
 st.title(t("chat.title"))
@@ -26,7 +32,9 @@ choices = list(
     )
 )
 cols = st.columns([2, 2, 1], vertical_alignment="bottom")
-llm = cols[0].selectbox(t("chat.llm"), choices, key="chat-llm", help=t("chat.llm_help"))
+llm = cols[0].selectbox(
+    t("chat.llm"), choices, format_func=llm_labeller(), key="chat-llm", help=t("chat.llm_help")
+)
 k = cols[1].slider(t("chat.k"), 1, 12, int(rag_settings.k), key="chat-k")
 if cols[2].button(t("chat.new"), icon=":material/add_comment:", disabled=not history):
     history.clear()
@@ -55,13 +63,21 @@ if question:
     with st.chat_message("user"):
         st.markdown(md_escape(question))
     with st.chat_message("assistant"):
+        status = st.empty()
+        status.caption(f":material/hourglass_top: {t('chat.thinking')}")
+        found = st.container()
         shown = st.empty()
-        shown.caption(f":material/hourglass_top: {t('chat.thinking')}")
         text = ""
         try:
             final = None
+            query_threads()
             for piece in rag().ask_stream(question, history=prior, k=int(k), llm=llm):
-                if isinstance(piece, str):
+                if isinstance(piece, Retrieved):  # the sources, before any answer text
+                    status.caption(retrieved_line(question, piece))
+                    with found:
+                        sources_preview([s.to_json() for s in piece.sources])
+                    shown.caption(f":material/edit_note: {t('chat.writing')}")
+                elif isinstance(piece, str):
                     text += piece
                     shown.markdown(md_escape(text) + " ▌")  # escaped: model output is untrusted
                 elif isinstance(piece, Answer):

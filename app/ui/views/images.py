@@ -5,13 +5,14 @@ from __future__ import annotations
 import streamlit as st
 
 from app.ui.components import image_grid
-from app.ui.i18n import t
+from app.ui.i18n import labeller, t
 from app.ui.search_form import (
     SearchRequest,
     filter_inputs,
     image_input,
     run_search,
     search_notes,
+    split_by_relevance,
 )
 from app.ui.state import overrides, rag, resources
 from retrieval.filters import Filters
@@ -42,7 +43,7 @@ basis = st.segmented_control(
     t("images.basis"),
     ["look", "all"],
     default="look",
-    format_func=lambda b: t(f"images.basis.{b}"),
+    format_func=labeller("images.basis."),
     help=t("images.basis_help"),
     key="images-basis",
     required=True,
@@ -71,5 +72,14 @@ if look:  # look-alikes: by image-text similarity; what only matched words (OCR)
 if not hits:
     st.info(t("images.none"))
     st.stop()
-search_notes(out)
-image_grid(hits, None if image is not None else text, key="images-grid", columns=4)
+query = None if image is not None else text
+strong, weak = split_by_relevance(hits)
+if not strong:  # nothing looks like it: say so, and keep the closest pictures out of the way
+    st.info(t("images.nothing", query=text or t("search.this_image")), icon=":material/search_off:")
+search_notes(out, len(strong))
+if strong:
+    image_grid(strong, query, key="images-grid", columns=4)
+if weak:
+    label = t("search.closest" if not strong else "search.weaker", n=len(weak))
+    with st.expander(label, icon=":material/trending_down:"):
+        image_grid(weak, query, key="images-weak", columns=4)

@@ -7,10 +7,12 @@ from pathlib import Path
 
 import streamlit as st
 
+from app.ui.components import md_escape, uploader_frame
 from app.ui.files import INGEST_TYPES, UploadRejected, extensions_for, save_upload
-from app.ui.i18n import t
+from app.ui.i18n import llm_labeller, t
 from app.ui.items import disk_mb, documents, file_errors, index_stats
-from app.ui.jobs import Busy, IngestJob
+from app.ui.jobs import Busy
+from app.ui.progress import POLL_S, refresh_when_done, status_text, tally_text
 from app.ui.state import Resources, rag, resources
 
 res = resources()
@@ -18,58 +20,71 @@ st.title(t("library.title"))
 
 
 def start(paths: list[Path]) -> None:
+    """Start a job (in a button's callback: the page then reruns showing the new job, never a
+    moment of the last one)."""
     try:
         res.jobs.start(paths)
     except Busy:
-        st.warning(t("library.busy"))
+        st.session_state["library-note"] = ("warning", t("library.busy"))
         return
     st.toast(t("library.started"), icon=":material/play_arrow:")
-    st.rerun()
 
 
-def status_text(job: IngestJob) -> str:
-    if job.status == "reading":
-        return t(
-            "library.status.reading",
-            done=job.done,
-            total=job.total or "?",
-            current=job.current or "…",
-        )
-    if job.status == "done":
-        return t("library.status.done", done=job.done, seconds=(job.finished or 0) - job.started)
-    if job.status == "cancelled":
-        return t("library.status.cancelled", done=job.done)
-    if job.status == "failed":
-        return t("library.status.failed", error=job.error)
-    return t(f"library.status.{job.status}")
+def ingest_uploads(key: str) -> None:
+    saved: list[Path] = []
+    problems = []
+    for up in st.session_state.get(key) or []:
+        try:
+            saved.append(
+                save_upload(
+                    res.uploads_dir, up.name, up.getvalue(), max_bytes=res.upload_bytes
+                ).path
+            )
+        except UploadRejected as exc:
+            problems.append(t("common.rejected", reason=exc))
+    if problems:
+        st.session_state["library-note"] = ("error", "  \n".join(problems))
+    if saved:
+        st.session_state["upload-gen"] = st.session_state.get("upload-gen", 0) + 1  # empties it
+        start(saved)
+
+
+def ingest_folder() -> None:
+    folder = st.session_state.get("library-folder") or ""
+    path = Path(folder).expanduser()
+    if path.is_dir():
+        start([path.resolve()])
+    else:
+        st.session_state["library-note"] = ("error", t("library.no_folder", path=folder))
 
 
 def progress_panel() -> None:
-    """Progress of the current (or last) job; polls once a second while one runs."""
-    job = res.jobs.active or (res.jobs.jobs[-1] if res.jobs.jobs else None)
+    """Progress of the current (or last) job, polled while it runs: which file and how it is
+    read, then embedding; the files done so far."""
+    job = res.jobs.active or res.jobs.last
     if job is None:
         return
-    running = job.running
+    st.subheader(t("library.progress"))
 
     def panel() -> None:
-        st.subheader(t("library.progress"))
         st.progress(job.fraction, text=status_text(job))
         if job.running:
-            if st.button(
-                t("library.cancel"), icon=":material/stop_circle:", key=f"cancel-{job.id}"
-            ):
-                job.cancel.set()
-        elif running:  # it just finished: refresh the whole page once (tables, counts)
-            st.rerun(scope="app")
+            st.button(
+                t("library.cancel"),
+                icon=":material/stop_circle:",
+                key=f"cancel-{job.id}",
+                on_click=job.cancel.set,
+            )
+        refresh_when_done(job)
         if job.status == "failed":
             st.error(job.error)
         if job.results:
-            st.caption(", ".join(f"{k}: {v}" for k, v in sorted(job.tally().items())))
+            st.caption(tally_text(job))
             st.dataframe(
                 [
                     {
-                        t("library.col.file"): Path(r["path"]).name,
-                        t("library.col.status"): r["status"],
+                        t("library.col.file"): Path(r["display"]).name,
+                        t("library.col.status"): t(f"library.result.{r['status']}"),
                         t("library.col.items"): r["chunks"],
                         t("library.col.images"): r["images"],
                         t("library.col.seconds"): r["seconds"],
@@ -83,39 +98,33 @@ def progress_panel() -> None:
                 key=f"job-files-{job.id}-{len(job.results)}",
             )
 
-    st.fragment(panel, run_every=1.0 if running else None)()
+    st.fragment(panel, run_every=POLL_S if job.running else None)()
 
 
 def add_tab(res: Resources) -> None:
     busy = res.jobs.active is not None
     gen = st.session_state.setdefault("upload-gen", 0)
-    uploads = st.file_uploader(
+    key = f"library-upload-{gen}"
+    types = extensions_for(INGEST_TYPES)
+    limits = t("library.upload_limits", mb=res.max_upload_mb, n=len(types))
+    uploads = uploader_frame("frame-library-upload", limits).file_uploader(
         t("library.upload"),
-        type=extensions_for(INGEST_TYPES),
+        type=types,
         accept_multiple_files=True,
-        key=f"library-upload-{gen}",
+        key=key,
         help=t("library.upload_help", mb=res.max_upload_mb),
         max_upload_size=max(1, int(res.max_upload_mb)),
     )
-    if st.button(
+    st.button(
         t("library.ingest_uploads"),
         type="primary",
         icon=":material/upload_file:",
         disabled=busy or not uploads,
-    ):
-        saved: list[Path] = []
-        for up in uploads or []:
-            try:
-                saved.append(
-                    save_upload(
-                        res.uploads_dir, up.name, up.getvalue(), max_bytes=res.upload_bytes
-                    ).path
-                )
-            except UploadRejected as exc:
-                st.error(t("common.rejected", reason=exc))
-        if saved:
-            st.session_state["upload-gen"] = gen + 1  # empties the uploader
-            start(saved)
+        on_click=ingest_uploads,
+        args=(key,),
+    )
+    if note := st.session_state.pop("library-note", None):
+        getattr(st, note[0])(note[1])
     st.divider()
     cols = st.columns([4, 1], vertical_alignment="bottom")
     folder = cols[0].text_input(
@@ -124,16 +133,12 @@ def add_tab(res: Resources) -> None:
         disabled=not res.allow_folders,
         key="library-folder",
     )
-    if cols[1].button(
+    cols[1].button(
         t("library.ingest_folder"),
         icon=":material/create_new_folder:",
         disabled=busy or not res.allow_folders or not folder,
-    ):
-        path = Path(folder).expanduser()
-        if path.is_dir():
-            start([path.resolve()])
-        else:
-            st.error(t("library.no_folder", path=folder))
+        on_click=ingest_folder,
+    )
     if not res.allow_folders:
         st.caption(t("library.folder_disabled"))
     if busy:
@@ -149,7 +154,7 @@ def docs_tab(res: Resources) -> None:
     st.caption(t("library.docs_help"))
     table = [
         {
-            "id": r["id"],
+            t("library.col.id"): r["id"],
             t("library.col.name"): r["name"],
             t("library.col.title"): r["title"],
             t("library.col.type"): r["type"],
@@ -219,7 +224,8 @@ def store_tab(res: Resources) -> None:
     st.subheader(t("library.indexes"))
     for space, s in index_stats(res.base.indexer).items():
         st.markdown(
-            f"**{space}** · " + t("library.vectors", n=s["vectors"], mb=s["mb"], model=s["model"])
+            f"**{t(f'map.space.{space}')}** · "
+            + t("library.vectors", n=s["vectors"], mb=s["mb"], model=md_escape(s["model"]))
         )
     st.caption(t("library.disk", mb=disk_mb(res.store_dir)))
     st.subheader(t("library.models"))
@@ -230,7 +236,7 @@ def store_tab(res: Resources) -> None:
             x for x in (settings.embed.clip_model, settings.embed.clip_pretrained) if x
         ),
         t("library.model.whisper"): settings.ingest.transcriber.model,
-        t("library.model.llm"): getattr(getattr(settings, "rag", None), "llm", "—"),
+        t("library.model.llm"): llm_labeller()(getattr(getattr(settings, "rag", None), "llm", "—")),
     }
     rerank = getattr(settings.retrieval, "rerank", None)
     if rerank is not None:

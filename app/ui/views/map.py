@@ -1,42 +1,43 @@
-"""Map page: the store's embeddings in 2-D, coloured by kind, folder or file type."""
+"""Map page: the store's embeddings in 2-D, coloured by kind, folder or file type.
+
+The layouts come from the server's map cache (computed in the background, kept per index
+generation): the page draws at once when one is ready and waits without blocking otherwise.
+"""
 
 from __future__ import annotations
 
-import plotly.express as px
+import numpy as np
+import plotly.graph_objects as go
 import streamlit as st
 
 from app.ui.components import open_item, result_card
-from app.ui.i18n import t
+from app.ui.i18n import labeller, t
 from app.ui.items import item_detail
-from app.ui.projection import Projection, build
+from app.ui.progress import POLL_S
+from app.ui.projection import Projection
 from app.ui.state import resources
 
 KIND_COLOURS = {"text": "#1f77b4", "image": "#ff7f0e", "audio": "#2ca02c"}
+OTHER_COLOURS = ["#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf", "#d62728"]
+METHODS = {"pca": "PCA", "tsne": "t-SNE"}
 res = resources()
 st.title(t("map.title"))
 st.caption(t("map.caption"))
-
-
-@st.cache_data(max_entries=8, show_spinner=False)
-def projection(store: str, version: int, space: str, method: str) -> Projection:
-    r = resources()
-    return build(r.base.catalog, r.base.indexer, space, method)  # type: ignore[arg-type]
-
 
 cols = st.columns(3)
 space = cols[0].segmented_control(
     t("map.space"),
     ["clip", "text"],
     default="clip",
-    format_func=lambda s: t(f"map.space.{s}"),
+    format_func=labeller("map.space."),
     key="map-space",
     required=True,
 )
 method = cols[1].segmented_control(
     t("map.method"),
-    ["pca", "tsne"],
+    list(METHODS),
     default="pca",
-    format_func={"pca": "PCA", "tsne": "t-SNE"}.__getitem__,
+    format_func=METHODS.__getitem__,
     key="map-method",
     required=True,
 )
@@ -44,13 +45,36 @@ color = cols[2].segmented_control(
     t("map.color"),
     ["modality", "folder", "file_type"],
     default="modality",
-    format_func=lambda c: t(f"map.color.{c}"),
+    format_func=labeller("map.color."),
     key="map-color",
     required=True,
 )
 
-with st.spinner(t("app.warming")):
-    proj = projection(str(res.store_dir), res.version, space, method)
+
+def wait_for(space: str, method: str) -> None:
+    """Poll the background computation; rerun the page once it is ready (the chart itself is
+    drawn outside this fragment, so polling never resets a zoom or a selection)."""
+
+    def poll() -> None:
+        if (why := res.maps.error(space, method)) is not None:
+            st.error(t("common.error", error=why))
+            return
+        if res.maps.get(space, method) is not None:
+            st.rerun(scope="app")
+        st.caption(f":material/hourglass_top: {t('map.computing')}")
+
+    st.fragment(poll, run_every=POLL_S)()
+
+
+proj = res.maps.get(space, method)
+if proj is None:
+    if method != "pca":  # t-SNE takes a while: show the PCA picture meanwhile
+        proj = res.maps.get(space, "pca")
+        if proj is not None:
+            st.caption(f":material/hourglass_top: {t('map.pending', method=METHODS[method])}")
+    wait_for(space, method)
+if proj is None:
+    st.stop()
 if len(proj.ids) == 0:
     st.info(t("map.empty"))
     st.stop()
@@ -59,35 +83,55 @@ if proj.explained is not None:
 else:
     st.caption(t("map.items", n=len(proj.ids)))
 
-labels = {
-    "modality": [t(f"common.kind.{m}") for m in proj.modality],
-    "folder": proj.folder,
-    "file_type": proj.file_type,
-}[color]
-fig = px.scatter(
-    x=proj.xy[:, 0],
-    y=proj.xy[:, 1],
-    color=labels,
-    custom_data=[proj.ids, proj.name, proj.preview],
-    labels={"color": t(f"map.color.{color}"), "x": "", "y": ""},
-    # fixed colours per kind, so a kind keeps its colour whatever the store holds
-    color_discrete_map={t(f"common.kind.{m}"): c for m, c in KIND_COLOURS.items()},
-    category_orders={"color": sorted(set(labels))},
-    height=620,
-)
-fig.update_traces(
-    marker={"size": 9, "opacity": 0.85, "line": {"width": 0.5, "color": "white"}},
-    hovertemplate="<b>%{customdata[1]}</b><br>%{customdata[2]}<extra></extra>",
-)
-fig.update_layout(
-    margin={"l": 10, "r": 10, "t": 10, "b": 10},
-    xaxis={"showticklabels": False},
-    yaxis={"showticklabels": False},
-    legend={"orientation": "h", "y": 1.02, "x": 0},
-    hoverlabel={"align": "left"},
-)
+
+def figure(proj: Projection, color: str) -> go.Figure:
+    """One trace per colour group, kinds in fixed colours whatever the store holds."""
+    labels = {
+        "modality": [t(f"common.kind.{m}") for m in proj.modality],
+        "folder": proj.folder,
+        "file_type": [f.upper() for f in proj.file_type],
+    }[color]
+    fixed = {t(f"common.kind.{m}"): c for m, c in KIND_COLOURS.items()}
+    groups = np.asarray(labels, dtype=object)
+    names = np.asarray(proj.name, dtype=object)
+    previews = np.asarray(proj.preview, dtype=object)
+    fig = go.Figure()
+    for i, label in enumerate(sorted(set(labels))):
+        picked = groups == label
+        fig.add_trace(
+            go.Scatter(
+                x=proj.xy[picked, 0],
+                y=proj.xy[picked, 1],
+                mode="markers",
+                name=label,
+                customdata=np.column_stack(
+                    [proj.ids[picked].astype(object), names[picked], previews[picked]]
+                ),
+                marker={
+                    "size": 9,
+                    "opacity": 0.85,
+                    "line": {"width": 0.5, "color": "white"},
+                    "color": fixed.get(label, OTHER_COLOURS[i % len(OTHER_COLOURS)]),
+                },
+                hovertemplate="<b>%{customdata[1]}</b><br>%{customdata[2]}<extra></extra>",
+            )
+        )
+    fig.update_layout(
+        height=620,
+        margin={"l": 10, "r": 10, "t": 10, "b": 10},
+        xaxis={"showticklabels": False, "title": None},
+        yaxis={"showticklabels": False, "title": None},
+        legend={"orientation": "h", "y": 1.02, "x": 0, "title": {"text": t(f"map.color.{color}")}},
+        hoverlabel={"align": "left"},
+    )
+    return fig
+
+
 event = st.plotly_chart(
-    fig, on_select="rerun", selection_mode="points", key=f"map-chart-{space}-{method}-{color}"
+    figure(proj, color),
+    on_select="rerun",
+    selection_mode="points",
+    key=f"map-chart-{space}-{method}-{color}",
 )
 points = event.selection.points if event is not None else []
 if points:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import streamlit as st
 
 from app.ui.components import image_grid, result_card
@@ -13,6 +15,7 @@ from app.ui.search_form import (
     mode_inputs,
     run_search,
     search_notes,
+    split_by_relevance,
 )
 from app.ui.state import prefs, resources
 
@@ -57,15 +60,29 @@ hits = out.hits
 if not hits:
     st.info(t("common.no_results"))
     st.stop()
-search_notes(out)
 query = None if image is not None else text
-images = [h for h in hits if h["modality"] == "image"]
-others = [h for h in hits if h["modality"] != "image"]
-if images:
-    st.subheader(t("search.images"))
-    image_grid(images, query, key="search-img")
-if others:
-    st.subheader(t("search.passages"))
-    rank = {h["id"]: i for i, h in enumerate(hits, 1)}
-    for h in others:
-        result_card(h, query, rank[h["id"]], key=f"search-hit-{h['id']}")
+strong, weak = split_by_relevance(hits)
+if not strong:  # nothing matched: say so, and keep the closest items out of the way
+    st.info(t("search.nothing", query=text or t("search.this_image")), icon=":material/search_off:")
+search_notes(out, len(strong))
+rank = {h["id"]: i for i, h in enumerate(hits, 1)}
+
+
+def show(found: list[dict[str, Any]], key: str) -> None:
+    images = [h for h in found if h["modality"] == "image"]
+    others = [h for h in found if h["modality"] != "image"]
+    if images:
+        st.subheader(t("search.images"))
+        image_grid(images, query, key=f"{key}-img")
+    if others:
+        st.subheader(t("search.passages"))
+        for h in others:
+            result_card(h, query, rank[h["id"]], key=f"{key}-hit-{h['id']}")
+
+
+if strong:
+    show(strong, "search")
+if weak:
+    label = t("search.closest" if not strong else "search.weaker", n=len(weak))
+    with st.expander(label, icon=":material/trending_down:"):
+        show(weak, "search-weak")

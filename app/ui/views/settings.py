@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from app.ui.i18n import t
+from app.ui.i18n import labeller, llm_labeller, t
 from app.ui.search_form import MODES, rerank_default
 from app.ui.state import (
     forget_defaults,
@@ -33,13 +33,14 @@ with st.form("settings-form"):
         t("settings.mode"),
         MODES,
         index=MODES.index(p.get("mode", current.retrieval.mode)),
-        format_func=lambda m: t(f"search.mode.{m}"),
+        format_func=labeller("search.mode."),
     )
     k = cols[1].number_input(t("settings.k"), 1, 100, int(p.get("k", current.retrieval.k)))
     fusion = cols[2].selectbox(
         t("settings.fusion"),
         ["rrf", "weighted"],
         index=["rrf", "weighted"].index(current.retrieval.fusion),
+        format_func=labeller("settings.fusion."),
     )
     st.markdown(f"**{t('settings.weights')}**")
     wcols = st.columns(3)
@@ -72,6 +73,7 @@ with st.form("settings-form"):
         t("settings.llm_choice"),
         llm_names,
         index=llm_names.index(chosen) if chosen in llm_names else 0,
+        format_func=llm_labeller(),
     )
     custom = cols[1].text_input(
         t("settings.llm_custom"), value="" if chosen in llm_names else chosen, max_chars=300
