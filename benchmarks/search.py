@@ -96,10 +96,10 @@ def lat(samples_s: list[float]) -> dict[str, float]:
 def worker_lexical(lib: str, n: int, work: Path) -> dict[str, Any]:
     import pickle
 
-    from index.lexical.tokenize import tokenizer
+    from ingest.analysis import analyzer
 
     docs = corpus(n)
-    tok = tokenizer()
+    tok = analyzer()
     cache = Path(tempfile.gettempdir()) / f"mmrag-bench-tokens-{n}-{tok.identity}.pkl"
     t = time.perf_counter()
     tokens = [tok.tokens(d) for d in docs[:10_000]]  # timed on a sample, the rest cached

@@ -1,8 +1,8 @@
 """Structure-aware, token-bounded chunking with exact provenance.
 
 Every chunk's text is an exact slice ``doc_text[char_start:char_end]`` of the document's
-extracted text (elements joined by blank lines), so offsets can always be checked. Titles
-start new sections and a new page or slide starts a new chunk; tables and lists stay whole when
+extracted text (elements joined by blank lines), so offsets can always be checked. A title starts
+a new chunk (unless the current one is too short to stand alone) and so does a new page or slide; tables and lists stay whole when
 they fit; prose is packed by whole
 sentences (Japanese 。！？ included) and only cut inside a sentence that alone exceeds the budget.
 """
@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from ingest.text import detect_language, split_sentences
+from ingest.analysis import detect_language, sentence_spans
 from ingest.tokens import TokenCounter
 from ingest.types import Element, Item, Modality
 
@@ -92,10 +92,7 @@ def _pieces(
         if el.type in TITLE_TYPES or el.type in WHOLE_TYPES:
             parts = [(s, e)]
         else:
-            parts, pos = [], s
-            for sent in split_sentences(el.text):
-                parts.append((pos, pos + len(sent)))
-                pos += len(sent)
+            parts = [(s + a, s + b) for a, b in sentence_spans(el.text)]
         plans.append((el, (s, e), parts, section))
     counts = iter(counter.count([text[a:b] for _, _, parts, _ in plans for a, b in parts]))
     out: list[list[_Piece]] = []
@@ -158,8 +155,12 @@ def _pack(elements: list[list[_Piece]], max_tokens: int, overlap: int) -> list[l
         first = pieces[0]
         if cur and first.page is not None and cur[-1].page not in (None, first.page):
             flush(carry=False)  # chunks never span pages or slides: citations stay exact
-        if first.type in TITLE_TYPES and cur and not all(p.type in TITLE_TYPES for p in cur):
-            flush(carry=False)  # a new section never starts with the old one's tail
+        body = sum(p.tokens for p in cur if p.type not in TITLE_TYPES)
+        if first.type in TITLE_TYPES and body >= max_tokens // 4:
+            # a new section never starts with the old one's tail; a section too short to
+            # stand alone (a heading and one line, a code-line mistaken for a heading) is
+            # kept with what follows rather than left as a fragment nobody can find
+            flush(carry=False)
         total = sum(p.tokens for p in pieces)
         if cur and used + total > max_tokens and total <= max_tokens:
             flush(carry=True)  # keep the element whole in a fresh chunk

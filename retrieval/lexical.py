@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from index.indexer import Indexer
-from index.lexical import LexicalIndex, LexicalIndexError, tokenizer
+from index.lexical import LexicalIndex, LexicalIndexError
 
 log = logging.getLogger(__name__)
 Ranked = list[tuple[int, float]]
@@ -20,7 +20,7 @@ class LexicalRetriever:
     def __init__(self, indexer: Indexer) -> None:
         self.indexer = indexer
         s = indexer.settings.lexical
-        self.tokenizer = tokenizer(s.stem, s.stop_words, s.ja_split)
+        self.analyzer = s.analyzer
         self._index: LexicalIndex | None = None
         self._opened = False
         self.problem: str | None = None  # why BM25 is unavailable, if it is
@@ -43,7 +43,7 @@ class LexicalRetriever:
         return self._index
 
     def tokens(self, text: str) -> list[str]:
-        return self.tokenizer.tokens(text)
+        return self.analyzer.tokens(text)
 
     def search(
         self,

@@ -24,8 +24,9 @@ from PIL import Image
 from sqlalchemy import func, select
 
 from index.indexer import Indexer
+from index.passage import with_context
+from ingest.analysis import detect_language
 from ingest.catalog import Catalog, Chunk
-from ingest.text import detect_language
 from retrieval.config import Mode, RetrievalSettings
 from retrieval.dense import DenseRetriever, Ranked
 from retrieval.diversity import mmr, suppress_duplicates
@@ -275,5 +276,4 @@ class Searcher:
 
 def _passage(r: SearchResult) -> str:
     """What the cross-encoder reads: the title/section context, then the text."""
-    head = " > ".join(p for p in (r.title, r.section) if p and p != r.text[: len(p)])
-    return f"{head}\n{r.text}" if head else r.text
+    return with_context(r.text, r.title, r.section)

@@ -1,10 +1,10 @@
-"""The lexical tokenizer: English and Japanese normalisation, shared by index and queries."""
+"""Text analysis: English and Japanese terms shared by BM25, highlighting and citations."""
 
 from __future__ import annotations
 
-from index.lexical.tokenize import Tokenizer, tokenizer
+from ingest.analysis import Analyzer, analyzer, split_sentences
 
-tok = tokenizer()
+tok = analyzer()
 
 
 def test_english_folds_case_stems_and_drops_stop_words() -> None:
@@ -21,7 +21,7 @@ def test_english_normalises_width_accents_and_numbers() -> None:
 
 
 def test_options_change_tokens_and_identity() -> None:
-    plain = Tokenizer(stem=False, stop_words=False)
+    plain = Analyzer(stem=False, stop_words=False)
     assert plain("The inspections") == ["the", "inspections"]
     assert plain.identity != tok.identity
 
@@ -50,3 +50,29 @@ def test_long_japanese_text_is_split_for_sudachi() -> None:
     text = "東福寺の紅葉は十一月中旬が見頃です。" * 2000  # ~36k characters, above one call's limit
     tokens = tok(text)
     assert tokens.count("東福寺") == 2000
+
+
+def test_terms_keep_their_spans_in_the_original_text() -> None:
+    text = "ＵＳＢメモリの持ち出しは禁止。The Inspections were delayed."
+    found = {(t.term, text[t.start : t.end]) for t in tok.spans(text)}
+    assert ("usb", "ＵＳＢ") in found and ("持ち出し", "持ち出し") in found
+    assert ("inspect", "Inspections") in found and ("delay", "delayed") in found
+    # what a query matches is what BM25 would match: other inflections, not other words
+    spans = tok.match_spans(
+        "The bridges were inspected; 延期しました。", "bridge inspection 延期する"
+    )
+    marked = [text for text in ("bridges", "inspected", "延期")]
+    source = "The bridges were inspected; 延期しました。"
+    assert [source[a:b] for a, b in spans] == marked
+
+
+def test_question_framing_words_are_not_content() -> None:
+    assert tok.content_terms("Please explain how to rotate logs") == set(tok("rotate logs"))
+
+
+def test_sentences_keep_abbreviations_and_split_lines() -> None:
+    assert split_sentences("Use a flag, e.g. --force. Then stop.") == [
+        "Use a flag, e.g. --force.",
+        "Then stop.",
+    ]
+    assert split_sentences("| a | b |\n| 1 | 2 |") == ["| a | b |", "| 1 | 2 |"]

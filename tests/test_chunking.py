@@ -1,5 +1,6 @@
+from ingest.analysis import detect_language, sentence_spans, split_sentences
 from ingest.chunking import chunk_elements
-from ingest.text import decode_text, detect_language, split_sentences
+from ingest.text import decode_text
 from ingest.tokens import counter_for
 from ingest.types import Element
 
@@ -77,4 +78,7 @@ def test_decode_shift_jis_and_language() -> None:
     assert decode_text(raw) == "日本語のメモです。予算は三百万円です。"
     assert detect_language("日本語のメモです。") == "ja"
     assert detect_language("This is the English text of a report.") == "en"
-    assert split_sentences("A b. C d! 日本。終わり") == ["A b. ", "C d! ", "日本。", "終わり"]
+    assert split_sentences("A b. C d! 日本。終わり") == ["A b.", "C d!", "日本。", "終わり"]
+    text = "One. Two!\n- three\n\n四。五"
+    spans = sentence_spans(text)  # the chunker packs these: they cover the text exactly
+    assert "".join(text[a:b] for a, b in spans) == text and len(spans) == 5

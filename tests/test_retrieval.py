@@ -14,8 +14,9 @@ from typer.testing import CliRunner
 
 from app.api import MMRag
 from app.cli import app
-from index.lexical import LexicalIndex, LexicalMismatchError, tokenizer
+from index.lexical import LexicalIndex, LexicalMismatchError
 from index.lexical.store import joined
+from ingest.analysis import analyzer
 from retrieval.config import DiversitySettings
 from retrieval.diversity import mmr, suppress_duplicates
 from retrieval.filters import Filters
@@ -113,7 +114,7 @@ def test_mmr_prefers_a_novel_item_over_a_near_copy() -> None:
 
 # -- the lexical index ---------------------------------------------------------------------------
 def test_lexical_filter_never_starves(tmp_path: Path) -> None:
-    tok = tokenizer()
+    tok = analyzer()
     index = LexicalIndex.create(tmp_path / "lex", tok.identity)
     n = 3000
     strong = joined(tok("alpha alpha alpha beacon"))

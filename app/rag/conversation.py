@@ -14,7 +14,7 @@ from typing import Any
 from langchain_core.messages import HumanMessage, SystemMessage
 
 from app.rag.llms import ChatBackend
-from app.rag.text import STOPWORDS, is_cjk, normalize, terms
+from app.rag.text import STOP_WORDS, is_cjk, normalize, terms
 from app.rag.types import Answer
 
 Turn = Answer | tuple[str, str] | Mapping[str, Any]
@@ -54,7 +54,7 @@ def needs_context(question: str) -> bool:
     q = normalize(question)
     if _ANAPHORA.search(q):
         return True
-    words = [w for w in _WORD.findall(q.lower()) if w not in STOPWORDS]
+    words = [w for w in _WORD.findall(q.lower()) if w not in STOP_WORDS]
     return len(words) <= 2 and not is_cjk(q)
 
 
@@ -67,7 +67,7 @@ def heuristic(question: str, history: History | None) -> str:
     extra = [
         w
         for w in dict.fromkeys(_WORD.findall(normalize(previous[-1])))
-        if w.lower() not in STOPWORDS and w.lower() not in have and len(w) > 1
+        if w.lower() not in STOP_WORDS and w.lower() not in have and len(w) > 1
     ]
     return f"{question.strip()} ({' '.join(extra)})" if extra else question
 

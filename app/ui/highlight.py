@@ -6,59 +6,15 @@ import html
 import re
 from collections.abc import Iterable
 
-_WORD = re.compile(r"[^\W_]+", re.UNICODE)
-_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff66-\uff9f]+")
-_STOPWORDS = frozenset(
-    "the a an and or of to in on for is are was were be with that this it as at by from "
-    "what which who whom when where why how does did do we you they he she not have has had "
-    "will can about there their its into than then".split()
-)
-_SUFFIXES = ("ing", "ies", "es", "ed", "s")
+from ingest.analysis import analyzer
 
 Span = tuple[int, int]
 
 
-def _stem(word: str) -> str:
-    """A crude prefix stem so that 'revenues' and 'inspected' match 'revenue' / 'inspection'."""
-    for suffix in _SUFFIXES:
-        if word.endswith(suffix) and len(word) - len(suffix) >= 4:
-            return word[: -len(suffix)]
-    return word
-
-
-def query_terms(query: str) -> tuple[list[str], set[str]]:
-    """Latin/digit word stems and CJK character bigrams of a query."""
-    words: list[str] = []
-    bigrams: set[str] = set()
-    for cjk in _CJK.findall(query):
-        if len(cjk) == 1:
-            bigrams.add(cjk)
-        bigrams.update(cjk[i : i + 2] for i in range(len(cjk) - 1))
-    for word in _WORD.findall(_CJK.sub(" ", query)):
-        w = word.lower()
-        if (len(w) >= 2 or w.isdigit()) and w not in _STOPWORDS:
-            words.append(_stem(w))
-    return sorted(set(words), key=len, reverse=True), bigrams
-
-
 def match_spans(text: str, query: str) -> list[Span]:
-    """Character spans of ``text`` that match the query's terms, sorted and merged."""
-    words, bigrams = query_terms(query)
-    spans: list[Span] = []
-    if words:
-        pattern = re.compile(
-            r"(?<![^\W_])(?:" + "|".join(re.escape(w) for w in words) + r")[^\W_]*", re.IGNORECASE
-        )
-        spans += [m.span() for m in pattern.finditer(text)]
-    if bigrams:
-        for run in _CJK.finditer(text):
-            s = run.group()
-            for i in range(len(s)):
-                if s[i : i + 2] in bigrams and len(s[i : i + 2]) == 2:
-                    spans.append((run.start() + i, run.start() + i + 2))
-                elif s[i] in bigrams:
-                    spans.append((run.start() + i, run.start() + i + 1))
-    return _merge(spans)
+    """Character spans of ``text`` whose terms are the query's terms, as BM25 matched them
+    (the same analysis: Snowball stems for English, Sudachi dictionary forms for Japanese)."""
+    return _merge(analyzer().match_spans(text, query))
 
 
 _CITE_MARK = re.compile(r"\s*\[\d{1,3}\]")

@@ -6,13 +6,14 @@ from typing import Literal
 
 from pydantic import Field
 
+from ingest.analysis import Analyzer, analyzer
 from ingest.config import Section
 
 
 class LexicalSettings(Section):
     enabled: bool = Field(default=True, description="keep a BM25 index beside the vector indexes")
     stem: bool = Field(default=True, description="Snowball-stem English words")
-    stop_words: bool = Field(default=True, description="drop English stop words (Lucene list)")
+    stop_words: bool = Field(default=True, description="drop English stop words (Snowball list)")
     ja_split: Literal["A", "B", "C"] = Field(
         default="A", description="Sudachi split mode for Japanese: A short units ... C long"
     )
@@ -21,8 +22,10 @@ class LexicalSettings(Section):
     )
 
     @property
-    def tokenizer_identity(self) -> str:
-        from index.lexical.tokenize import tokenizer
+    def analyzer(self) -> Analyzer:
+        """The text analysis of this index (the same for items and queries)."""
+        return analyzer(self.stem, self.stop_words, self.ja_split)
 
-        ident = tokenizer(self.stem, self.stop_words, self.ja_split).identity
-        return ident + (";context" if self.context else "")
+    @property
+    def tokenizer_identity(self) -> str:
+        return self.analyzer.identity + (";context" if self.context else "")

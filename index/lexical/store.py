@@ -7,7 +7,7 @@ queries with block-max WAND in about a millisecond at 100k items, where SQLite F
 scores every matching row (hundreds of ms), ``bm25s`` must rebuild its matrix for every change
 and ``rank-bm25`` re-scores the whole corpus in Python per query and keeps it all in RAM.
 
-Text is tokenised by :mod:`index.lexical.tokenize` (the same code tokenises queries) and stored
+Text is analysed by :mod:`ingest.analysis` (the same code analyses queries) and stored
 space-joined; tantivy's ``whitespace`` tokenizer only splits it again.  Two fields are scored:
 ``body`` (the item's text) and ``context`` (document title and section), the latter with a
 smaller boost at query time.

@@ -19,7 +19,7 @@ from sqlalchemy import Select, select
 
 from index.lexical.config import LexicalSettings
 from index.lexical.store import LexicalIndex, LexicalIndexError, joined
-from index.lexical.tokenize import tokenizer
+from index.passage import context_parts
 from ingest.catalog import Catalog, Chunk, Document
 
 log = logging.getLogger(__name__)
@@ -69,7 +69,7 @@ def sync_lexical(
     missing = np.setdiff1d(wanted, have, assume_unique=True)
     if not len(stale) and not len(missing):
         return LexicalSync(0, 0, len(have), time.perf_counter() - start, rebuilt)
-    tok = tokenizer(settings.stem, settings.stop_words, settings.ja_split)
+    tok = settings.analyzer
     try:
         index.remove(stale)
         done = since_commit = 0
@@ -85,7 +85,7 @@ def sync_lexical(
                 ).all()
             bodies = [joined(tok.tokens(r.text)) for r in rows]
             contexts = [
-                joined(tok.tokens(" ".join(_context(r.title, r.section))))
+                joined(tok.tokens(" ".join(context_parts(r.title, r.section))))
                 if settings.context
                 else ""
                 for r in rows
@@ -103,11 +103,3 @@ def sync_lexical(
         index.rollback()
         raise
     return LexicalSync(done, len(stale), len(index), time.perf_counter() - start, rebuilt)
-
-
-def _context(title: str | None, section: str | None) -> list[str]:
-    """Title and section, without repeating a title that opens the section path."""
-    parts = [title or ""]
-    if section and section != title:
-        parts.append(section.removeprefix(f"{title} > ") if title else section)
-    return parts

@@ -16,6 +16,7 @@ import srt
 import webvtt
 from webvtt.errors import MalformedCaptionError, MalformedFileError
 
+from ingest.analysis import detect_language
 from ingest.config import IngestSettings
 from ingest.readers.transcribe import (
     Segment,
@@ -24,7 +25,7 @@ from ingest.readers.transcribe import (
     get_transcriber,
     probe_media,
 )
-from ingest.text import decode_text, detect_language
+from ingest.text import decode_text
 from ingest.tokens import TokenCounter
 from ingest.types import IngestError, Item, Modality, ParsedDocument
 

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from ingest.analysis import detect_language
 from ingest.chunking import chunk_elements
 from ingest.readers.context import ReadContext
 from ingest.readers.html_text import html_text
@@ -19,7 +20,7 @@ from ingest.readers.images import describe_image, pixel_problem
 from ingest.readers.pdf_tables import PdfTable, find_tables, inside, ruled_pages
 from ingest.readers.tables import html_table_to_markdown
 from ingest.readers.unstructured_setup import setup_unstructured
-from ingest.text import decode_text, detect_language
+from ingest.text import decode_text
 from ingest.types import Element, IngestError, Item, ParsedDocument
 
 DOCUMENT_TYPES = frozenset({"pdf", "docx", "pptx", "xlsx", "html", "md", "txt", "eml"})
@@ -28,6 +29,12 @@ OCR_DPI, MIN_OCR_DPI = 300, 150  # a page too large for the pixel budget at 300 
 _DROP = frozenset({"PageBreak", "PageNumber", "Image", "Figure"})
 _HEURISTIC = frozenset({"pdf", "txt", "eml"})  # formats whose element types are guessed
 _SENTENCE_END = re.compile(r"[。！？.!?:;：；]\s*$")
+# a line of code, not a heading: a comment, an assignment, a statement end, a call chain
+_CODE = re.compile(
+    r"^\s*(//|/\*|\*|\$ |>>>|[\"'{}\[\]^<|]"
+    r"|(const|let|var|import|export|return|class|function|def|if|for|while)\b)"
+    r"|[;,{]\s*(//.*)?$|\s(=|==|===|=>|\+=|:=)\s|\)\s*\{|\}\s*$|^\W*$"
+)
 _CJK_SPACES = re.compile(r"(?<=[\u3000-\u9fff\uff00-\uffef]) (?=[\u3000-\u9fff\uff00-\uffef])")
 
 
@@ -93,17 +100,21 @@ def _fix_guessed_types(elements: list[Element], pages: int | None) -> list[Eleme
     running headers/footers repeated on most pages are noise."""
     repeated: set[str] = set()
     if pages and pages >= 3:
-        counts = Counter(
-            re.sub(r"\d+", "#", e.text) for e in elements if e.type in ("Header", "Footer")
-        )
-        repeated = {t for t, n in counts.items() if n >= max(2, pages // 2)}
+        # short lines on most pages (running headers, a "Skip to content" link) are noise
+        on_pages: dict[str, set[int | None]] = {}
+        for e in elements:
+            if len(e.text) <= 80:
+                on_pages.setdefault(re.sub(r"\d+", "#", e.text), set()).add(e.page)
+        repeated = {t for t, seen in on_pages.items() if len(seen) >= max(3, pages // 2)}
     out: list[Element] = []
     for el in elements:
+        if re.sub(r"\d+", "#", el.text) in repeated:
+            continue
         if el.type in ("Header", "Footer"):
-            if re.sub(r"\d+", "#", el.text) in repeated:
-                continue
             el.type = "Title" if len(el.text) <= 80 else "NarrativeText"
-        if el.type == "Title" and (_SENTENCE_END.search(el.text) or len(el.text) > 120):
+        if el.type == "Title" and (
+            _SENTENCE_END.search(el.text) or len(el.text) > 120 or _CODE.search(el.text)
+        ):
             el.type = "NarrativeText"
         out.append(el)
     return out

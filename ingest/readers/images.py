@@ -10,9 +10,9 @@ from typing import Any
 
 from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 
+from ingest.analysis import detect_language
 from ingest.readers.context import ReadContext, sha256_bytes, write_atomic
 from ingest.readers.ocr import ocr_image
-from ingest.text import detect_language
 from ingest.types import ImageInfo, IngestError, Item, Modality, ParsedDocument
 
 IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".webp", ".gif", ".tif", ".tiff", ".bmp"})
