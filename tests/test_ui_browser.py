@@ -1,7 +1,8 @@
 """End to end in a real browser: ``mmrag ui`` on the sample store, driven by Playwright.
 
 Chromium is Debian's (/usr/bin/chromium, see shared/GUIDE.md); Playwright never downloads one.
-Screenshots of every page go to $MMRAG_TEST_ARTIFACTS (or the test's temporary folder).
+Screenshots of every page, in English and Japanese, go to tests/artifacts/ui/ (git-ignored;
+$MMRAG_TEST_ARTIFACTS/ui when set) for review.
 """
 
 from __future__ import annotations
@@ -13,17 +14,20 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-from tests.conftest import DATA, OFFLINE
+from tests.conftest import DATA, OFFLINE, ROOT
+from tests.ui_text import store_data, untranslated
 
 pytestmark = pytest.mark.browser
 
@@ -45,19 +49,18 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def artifacts(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = os.environ.get("MMRAG_TEST_ARTIFACTS")
-    out = Path(folder) / "ui" if folder else tmp_path_factory.mktemp("ui-screenshots")
+def artifacts() -> Path:
+    out = Path(os.environ.get("MMRAG_TEST_ARTIFACTS") or ROOT / "tests" / "artifacts") / "ui"
     out.mkdir(parents=True, exist_ok=True)
     print(f"\nUI screenshots: {out}")
     return out
 
 
 @contextmanager
-def ui_server(store: Path, log: Path) -> Iterator[str]:
+def ui_server(store: Path, log: Path, env: dict[str, str] | None = None) -> Iterator[str]:
     """``mmrag ui`` on a free port; yields its URL, stops it (the whole process group) after."""
     port = _free_port()
-    env = {**os.environ, "MMRAG_INGEST__WORKERS": "0", "HF_HUB_OFFLINE": "1"}
+    env = {**os.environ, "MMRAG_INGEST__WORKERS": "0", "HF_HUB_OFFLINE": "1", **(env or {})}
     cmd = [sys.executable, "-m", "app.cli", "ui", "--store", str(store), "--config", str(OFFLINE)]
     with open(log, "wb") as out:
         proc = subprocess.Popen(
@@ -91,14 +94,71 @@ def ui_server(store: Path, log: Path) -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def server(request: pytest.FixtureRequest, artifacts: Path) -> Iterator[str]:
-    """The UI on the sample store (conftest ``sample_store``, used read-only).
+def store(request: pytest.FixtureRequest) -> Path:
+    """The sample store (conftest ``sample_store``, used read-only).
 
     ``MMRAG_UI_TEST_STORE=DIR`` uses a store already built there instead (as in test_ui.py).
     """
     given = os.environ.get("MMRAG_UI_TEST_STORE")
-    store = Path(given) if given else request.getfixturevalue("sample_store")
-    with ui_server(store, artifacts / "server.log") as url:
+    return Path(given) if given else request.getfixturevalue("sample_store")
+
+
+class SlowLLM:
+    """An OpenAI-compatible server on loopback that streams a fixed answer word by word,
+    slowly: what the page shows while an answer is still being written can be looked at."""
+
+    ANSWER = "The total revenue in fiscal year 2025 was 84.3 million euros [1]."
+    DELAY_S = 0.4
+
+    def __init__(self) -> None:
+        answer, delay = self.ANSWER, self.DELAY_S
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                self.send_response(200)
+                self.send_header("Content-Type", "text/event-stream")
+                self.end_headers()
+                words = answer.split(" ")
+                for i, word in enumerate(words):
+                    piece = word if i == 0 else " " + word
+                    self._send({"content": piece}, None)
+                    time.sleep(delay)
+                self._send({}, "stop")
+                self.wfile.write(b"data: [DONE]\n\n")
+                self.wfile.flush()
+
+            def _send(self, delta: dict[str, str], finish: str | None) -> None:
+                chunk = {
+                    "id": "fake",
+                    "object": "chat.completion.chunk",
+                    "created": 0,
+                    "model": "slow",
+                    "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+                }
+                self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
+                self.wfile.flush()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+
+@pytest.fixture(scope="module")
+def slow_llm() -> Iterator[SlowLLM]:
+    llm = SlowLLM()
+    yield llm
+    llm.httpd.shutdown()
+
+
+@pytest.fixture(scope="module")
+def server(store: Path, artifacts: Path, slow_llm: SlowLLM) -> Iterator[str]:
+    """The UI on the sample store; ``openai:slow`` answers through :class:`SlowLLM`."""
+    env = {"OPENAI_BASE_URL": slow_llm.url, "OPENAI_API_KEY": "not-needed"}
+    with ui_server(store, artifacts / "server.log", env) as url:
         yield url
 
 
@@ -228,7 +288,12 @@ def test_ingest_uploaded_file_with_progress(page: Any, artifacts: Path, tmp_path
         _shoot(page, artifacts, "library-progress")
         page.get_by_text(re.compile(r"Done: 1 file")).first.wait_for()
         _settle(page)
+        time.sleep(1.5)  # the sidebar's poll sees the end and refreshes the page once
+        _settle(page)
         _shoot(page, artifacts, "library-done")
+        assert page.get_by_text("Ingestion progress", exact=True).count() == 1  # one heading
+        sidebar = page.locator('[data-testid="stSidebar"]')
+        assert sidebar.get_by_text(re.compile("Ingesting")).count() == 0  # it ended
         page.get_by_role("tab", name="Store").click()
         page.get_by_text("Models in use").wait_for()
         _shoot(page, artifacts, "library-store")
@@ -254,3 +319,128 @@ def test_map_settings_and_japanese(page: Any, server: str, artifacts: Path) -> N
     page.goto(f"{server}/?lang=ja&q=%E9%98%B2%E7%81%BD%E8%A8%93%E7%B7%B4")
     page.get_by_role("heading", name="検索").wait_for()
     _shoot(page, artifacts, "search-ja")
+
+
+def test_chat_shows_the_sources_while_the_answer_is_written(
+    page: Any, server: str, artifacts: Path
+) -> None:
+    page.goto(f"{server}/settings")
+    page.get_by_label("…or BACKEND:MODEL (e.g. ollama:llama3.2)").fill("openai:slow")
+    page.get_by_role("button", name="Apply").click()
+    page.get_by_text("Applied to this session.").wait_for()
+    page.get_by_role("link", name="Chat").click()  # in-app navigation: the same session
+    box = page.get_by_placeholder("Ask about your files…")
+    box.fill("What was the total revenue in fiscal year 2025?")
+    box.press("Enter")
+    page.locator(".mm-chips").first.wait_for()
+    shown = page.locator('[data-testid="stChatMessage"]').last.inner_text()
+    assert "million euros" not in shown, shown  # the sources came first, the answer is coming
+    _shoot(page, artifacts, "chat-sources-first")
+    page.get_by_text(re.compile("million euros")).first.wait_for()
+    page.locator("a.mm-cite").first.wait_for()  # then the checked answer, citations as links
+    _settle(page)
+    _shoot(page, artifacts, "chat-slow-llm")
+
+
+# What a page shows people: visible text nodes and placeholders, leaving out the store's own
+# content (passages, answers, tables of data, the map), icon ligatures and hidden parts.
+VISIBLE_TEXT = """() => {
+  const data = '.mm-snippet, .mm-context, .mm-answer, .mm-chips, table.mm-meta td, code, pre,'
+    + ' [data-testid="stDataFrame"], .js-plotly-plot, [translate="no"], style, script';
+  const out = [];
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  while (walker.nextNode()) {
+    const node = walker.currentNode, el = node.parentElement;
+    const text = node.textContent.trim();
+    if (!text || !el || el.closest(data) || !el.getClientRects().length) continue;
+    const style = getComputedStyle(el);  // replaced by our CSS: font-size 0 and an ::after
+    if (style.visibility === 'hidden' || style.fontSize === '0px') continue;
+    out.push(text);
+  }
+  document.querySelectorAll('input[placeholder], textarea[placeholder]')
+    .forEach((e) => out.push(e.placeholder));
+  return out;
+}"""
+WALK = {
+    "en": {
+        "query": "quarterly revenue",
+        "picture": "a red circle",
+        "ask": "When is the fire drill?",
+    },
+    "ja": {"query": "防災訓練", "picture": "赤い円", "ask": "防災訓練はいつですか"},
+}
+OPEN = re.compile(r"^(Open|開く)$")
+
+
+@pytest.mark.parametrize("lang", ["en", "ja"])
+def test_walk_every_page(page: Any, server: str, store: Path, artifacts: Path, lang: str) -> None:
+    """Every page with results, dialogs and an answer, screenshotted for review; in Japanese,
+    no ASCII-only UI text but file names, numbers, model and format names (tests/ui_text.py)."""
+    words = WALK[lang]
+    data = store_data(store)
+    typed = [*words.values(), "fire drill", "budget 2026 travel"]
+    problems: dict[str, list[str]] = {}
+
+    def look(name: str) -> None:
+        _settle(page)
+        _shoot(page, artifacts, f"{lang}-{name}")
+        if lang == "ja":
+            found = untranslated(page.evaluate(VISIBLE_TEXT), data, typed)
+            if found:
+                problems[name] = found
+
+    def search(text: str) -> None:
+        box = page.locator('[data-testid="stTextInput"] input').first
+        box.fill(text)
+        box.press("Enter")
+        _settle(page)
+
+    page.goto(f"{server}/?lang={lang}")
+    page.locator('[data-testid="stTextInput"] input').first.wait_for()
+    look("search")
+    search(words["query"])
+    look("search-results")
+    search("fire drill")
+    look("search-nothing")
+    search("budget 2026 travel")
+    page.get_by_role("button", name=OPEN).first.click()
+    dialog = page.get_by_role("dialog")
+    dialog.locator(".mm-focus").wait_for()
+    look("search-dialog")
+    page.keyboard.press("Escape")
+    dialog.wait_for(state="hidden")
+
+    page.goto(f"{server}/images?lang={lang}")
+    search(words["picture"])
+    look("images")
+    page.get_by_role("button", name=OPEN).first.click()
+    dialog.locator('[data-testid="stImage"] img').first.wait_for()
+    look("images-dialog")
+    # the picture beside its text and details, not above them at the dialog's full width
+    picture = dialog.locator('[data-testid="stImage"] img').first.bounding_box()
+    ocr = dialog.get_by_text(re.compile("Text in the image|画像内のテキスト")).first.bounding_box()
+    assert ocr["x"] >= picture["x"] + picture["width"] - 1, (ocr, picture)
+    assert ocr["y"] < picture["y"] + picture["height"], (ocr, picture)
+    page.keyboard.press("Escape")
+
+    page.goto(f"{server}/chat?lang={lang}")
+    box = page.locator('[data-testid="stChatInput"] textarea')
+    box.fill(words["ask"])
+    box.press("Enter")
+    page.locator('[data-testid="stChatMessage"]').nth(1).wait_for()
+    look("chat")
+
+    page.goto(f"{server}/library?lang={lang}")
+    page.locator('[data-testid="stFileUploader"]').first.wait_for()
+    look("library")
+    for i, name in enumerate(("documents", "problems", "store"), 1):
+        page.get_by_role("tab").nth(i).click()
+        look(f"library-{name}")
+
+    page.goto(f"{server}/map?lang={lang}")
+    page.locator(".js-plotly-plot").first.wait_for()
+    look("map")
+    page.goto(f"{server}/settings?lang={lang}")
+    page.locator('[data-testid="stForm"]').wait_for()
+    look("settings")
+    assert not problems, json.dumps(problems, ensure_ascii=False)

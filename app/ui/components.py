@@ -60,8 +60,26 @@ _UPLOADER_CSS = """
 """
 
 
+# Streamlit's own English words the pages cannot set: the skip link (shown on keyboard focus)
+# and the empty date fields' placeholders; CSS puts the session's words in their place.
+_CHROME_CSS = """
+<style>
+[data-testid="stSkipToContent"] {{ font-size: 0; }}
+[data-testid="stSkipToContent"]::after {{ content: "{skip}"; font-size: 1rem; }}
+[role="spinbutton"][data-placeholder="true"] {{ font-size: 0; }}
+[role="spinbutton"][data-placeholder="true"]::after {{ font-size: .95rem; }}
+[role="spinbutton"][data-placeholder="true"][aria-label^="year"]::after {{ content: "{year}"; }}
+[role="spinbutton"][data-placeholder="true"][aria-label^="month"]::after {{ content: "{month}"; }}
+[role="spinbutton"][data-placeholder="true"][aria-label^="day"]::after {{ content: "{day}"; }}
+</style>
+"""
+
+
 def inject_css() -> None:
     st.html(CSS)
+    words = ("skip", "year", "month", "day")
+    keys = ("app.skip", "common.date.year", "common.date.month", "common.date.day")
+    st.html(_CHROME_CSS.format(**{w: _css_text(t(k)) for w, k in zip(words, keys, strict=True)}))
 
 
 def uploader_frame(key: str, limits: str) -> Any:

@@ -70,6 +70,12 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "common.kind.audio": {"en": "Audio", "ja": "音声"},
     "common.play_from": {"en": "Plays from {at}", "ja": "{at} から再生"},
     "common.upload": {"en": "Upload", "ja": "アップロード"},
+    "common.choose": {"en": "Choose an option", "ja": "選択してください"},
+    "common.choose_many": {"en": "Choose options", "ja": "選択してください（複数可）"},
+    "app.skip": {"en": "Skip to main content", "ja": "本文へ移動"},
+    "common.date.year": {"en": "yyyy", "ja": "年"},
+    "common.date.month": {"en": "mm", "ja": "月"},
+    "common.date.day": {"en": "dd", "ja": "日"},
     "common.upload_limits": {
         "en": "Up to {mb} MB · {types}",
         "ja": "{mb} MB まで・{types}",
@@ -429,8 +435,8 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "settings.llm": {"en": "Answering", "ja": "回答"},
     "settings.llm_choice": {"en": "LLM backend", "ja": "LLM バックエンド"},
     "settings.llm_custom": {
-        "en": "…or BACKEND:MODEL (e.g. ollama:llama3.2)",
-        "ja": "…または BACKEND:MODEL（例: ollama:llama3.2）",
+        "en": "…or BACKEND:MODEL (e.g. `ollama:llama3.2`)",
+        "ja": "…または BACKEND:MODEL（例: `ollama:llama3.2`）",
     },
     "settings.models": {"en": "Models", "ja": "モデル"},
     "settings.models_note": {

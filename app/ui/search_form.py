@@ -65,12 +65,17 @@ def filter_inputs(res: Resources, key: str, modalities: bool = True) -> Filters:
                 key=f"{key}-mods",
             )
         types = cols[-3].multiselect(
-            t("search.f.types"), fac.file_types, format_func=str.upper, key=f"{key}-types"
+            t("search.f.types"),
+            fac.file_types,
+            format_func=str.upper,
+            placeholder=t("common.choose_many"),
+            key=f"{key}-types",
         )
         folder = cols[-2].selectbox(
             t("search.f.folder"),
             [None, *fac.folders],
             format_func={None: t("search.f.any_folder"), **{f: f for f in fac.folders}}.__getitem__,
+            placeholder=t("common.choose"),
             key=f"{key}-folder",
         )
         dates: Any = cols[-1].date_input(

@@ -33,7 +33,12 @@ choices = list(
 )
 cols = st.columns([2, 2, 1], vertical_alignment="bottom")
 llm = cols[0].selectbox(
-    t("chat.llm"), choices, format_func=llm_labeller(), key="chat-llm", help=t("chat.llm_help")
+    t("chat.llm"),
+    choices,
+    format_func=llm_labeller(),
+    placeholder=t("common.choose"),
+    key="chat-llm",
+    help=t("chat.llm_help"),
 )
 k = cols[1].slider(t("chat.k"), 1, 12, int(rag_settings.k), key="chat-k")
 if cols[2].button(t("chat.new"), icon=":material/add_comment:", disabled=not history):

@@ -34,6 +34,7 @@ with st.form("settings-form"):
         MODES,
         index=MODES.index(p.get("mode", current.retrieval.mode)),
         format_func=labeller("search.mode."),
+        placeholder=t("common.choose"),
     )
     k = cols[1].number_input(t("settings.k"), 1, 100, int(p.get("k", current.retrieval.k)))
     fusion = cols[2].selectbox(
@@ -41,6 +42,7 @@ with st.form("settings-form"):
         ["rrf", "weighted"],
         index=["rrf", "weighted"].index(current.retrieval.fusion),
         format_func=labeller("settings.fusion."),
+        placeholder=t("common.choose"),
     )
     st.markdown(f"**{t('settings.weights')}**")
     wcols = st.columns(3)
@@ -74,6 +76,7 @@ with st.form("settings-form"):
         llm_names,
         index=llm_names.index(chosen) if chosen in llm_names else 0,
         format_func=llm_labeller(),
+        placeholder=t("common.choose"),
     )
     custom = cols[1].text_input(
         t("settings.llm_custom"), value="" if chosen in llm_names else chosen, max_chars=300
