@@ -113,7 +113,7 @@ def save_store_config(settings: Settings, *, replace: bool = False) -> Path:
         return path
     path.parent.mkdir(parents=True, exist_ok=True)
     embed = settings.embed.model_dump(
-        exclude={"device", "batch_size", "threads"}, exclude_none=True
+        exclude={"device", "text_backend", "batch_size", "threads"}, exclude_none=True
     )
     lines = [
         "# Written when this store was created: the models its indexes were built with.",

@@ -32,6 +32,11 @@ class EmbedSettings(Section):
         description="open_clip pretrained tag or checkpoint path (multilingual: laion5b_s13b_b90k)",
     )
     device: Literal["auto", "cpu", "cuda"] = "auto"
+    text_backend: Literal["auto", "torch", "onnx"] = Field(
+        default="auto",
+        description="how the text model runs: torch (GPU, fp16 on CUDA), onnx (int8 ONNX Runtime, "
+        "CPU); auto: torch on a GPU, onnx on a CPU (torch when the export fails)",
+    )
     batch_size: int = Field(default=32, ge=1)
     threads: int | None = Field(default=None, description="torch/faiss CPU threads; None: all")
 
@@ -50,5 +55,10 @@ class IndexSettings(Section):
         "store.ann_threshold vectors",
     )
     embed_images: bool = True
+    passage_context: bool = Field(
+        default=True,
+        description="embed each text item headed by its document title and section path "
+        "(changing it needs `mmrag reindex`)",
+    )
     store: VectorStoreSettings = Field(default_factory=VectorStoreSettings)
     lexical: LexicalSettings = Field(default_factory=LexicalSettings)

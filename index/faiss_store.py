@@ -198,11 +198,8 @@ class FaissStore:
                 raise KeyError("files.labels")
         except (KeyError, TypeError, ValueError) as e:
             raise IndexCorruptError(f"{directory / files.MANIFEST} is incomplete: {e!r}") from e
-        if expect is not None and (expect.name, expect.dim, expect.backend) != (
-            identity.name,
-            identity.dim,
-            identity.backend,
-        ):
+        fields = ("name", "dim", "backend", "passages")
+        if expect is not None and any(getattr(expect, f) != getattr(identity, f) for f in fields):
             raise ModelMismatchError(directory, identity, expect)
 
         paths = {

@@ -24,7 +24,7 @@ import shutil
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 
@@ -34,12 +34,13 @@ from sqlalchemy import Select, or_, select
 
 from index import store_files as files
 from index.config import EmbedSettings, IndexSettings
-from index.embedders import ImageEmbedder, TextEmbedder
+from index.embedders import ImageEmbedder, ModelIdentity, TextEmbedder
 from index.embedders.factory import clip_embedder, text_embedder
 from index.lexical.store import LexicalIndex, LexicalIndexError
 from index.lexical.sync import lexical_ids_query, sync_lexical
+from index.passage import CONTEXT_RECIPE, with_context
 from index.vector_store import FaissStore, IndexCorruptError, ModelMismatchError, VectorStore
-from ingest.catalog import Asset, Catalog, Chunk
+from ingest.catalog import Asset, Catalog, Chunk, Document
 from ingest.catalog.health import Finding
 
 log = logging.getLogger(__name__)
@@ -173,6 +174,13 @@ class Indexer:
     def embedder(self, space: Space) -> TextEmbedder | ImageEmbedder:
         return text_embedder(self.embed) if space == "text" else clip_embedder(self.embed)
 
+    def identity(self, space: Space) -> ModelIdentity:
+        """What the space's vectors are: the model, and for text how passages were composed."""
+        identity = self.embedder(space).identity
+        if space == "text" and self.settings.passage_context:
+            return replace(identity, passages=CONTEXT_RECIPE)
+        return identity
+
     def open(self, space: Space) -> VectorStore | None:
         """The space's index for searching; None when it was never built.
 
@@ -183,7 +191,7 @@ class Indexer:
             return None
         try:
             return FaissStore.open(
-                directory, expect=self.embedder(space).identity, settings=self.settings.store
+                directory, expect=self.identity(space), settings=self.settings.store
             )
         except FileNotFoundError:
             if self.space_dir(space) == directory:
@@ -191,7 +199,7 @@ class Indexer:
             return self.open(space)  # switched and deleted while being opened: the new one
 
     def _open_or_create(self, space: Space, directory: Path) -> VectorStore:
-        identity = self.embedder(space).identity
+        identity = self.identity(space)
         if (directory / "manifest.json").is_file():
             return FaissStore.open(directory, expect=identity, settings=self.settings.store)
         return FaissStore.create(
@@ -311,11 +319,25 @@ class Indexer:
             chunk_ids = ids[lo : lo + batch].tolist()
             with self.catalog.session() as s:
                 rows = s.execute(
-                    select(Chunk.id, Chunk.modality, Chunk.text, Asset.thumbnail, Asset.path)
+                    select(
+                        Chunk.id,
+                        Chunk.modality,
+                        Chunk.text,
+                        Chunk.section,
+                        Document.title,
+                        Asset.thumbnail,
+                        Asset.path,
+                    )
+                    .join(Document, Document.id == Chunk.document_id)
                     .outerjoin(Asset, Asset.chunk_id == Chunk.id)
                     .where(Chunk.id.in_(chunk_ids))
                 ).all()
-            texts = [(r.id, r.text) for r in rows if space == "text" or r.modality != "image"]
+            context = space == "text" and self.settings.passage_context
+            texts = [
+                (r.id, with_context(r.text, r.title, r.section) if context else r.text)
+                for r in rows
+                if space == "text" or r.modality != "image"
+            ]
             images = [
                 (r.id, r.thumbnail, r.path)
                 for r in rows

@@ -35,6 +35,17 @@ class ModelMismatchError(VectorStoreError):
 
     def __init__(self, directory: Path, stored: ModelIdentity, expected: ModelIdentity) -> None:
         self.stored, self.expected = stored, expected
+        if (stored.name, stored.dim, stored.backend) == (
+            expected.name,
+            expected.dim,
+            expected.backend,
+        ):
+            super().__init__(
+                f"the index in {directory} embedded passages as {stored.passages!r}, but "
+                f"{expected.passages!r} is configured; rebuild it with "
+                f"`mmrag reindex --model {expected.name}`"
+            )
+            return
         super().__init__(
             f"the index in {directory} was built with {stored.backend} model {stored.name!r} "
             f"(dim {stored.dim}), but the configured model is {expected.backend} model "

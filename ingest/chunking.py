@@ -1,10 +1,10 @@
 """Structure-aware, token-bounded chunking with exact provenance.
 
 Every chunk's text is an exact slice ``doc_text[char_start:char_end]`` of the document's
-extracted text (elements joined by blank lines), so offsets can always be checked. A title starts
-a new chunk (unless the current one is too short to stand alone) and so does a new page or slide; tables and lists stay whole when
-they fit; prose is packed by whole
-sentences (Japanese 。！？ included) and only cut inside a sentence that alone exceeds the budget.
+extracted text (elements joined by blank lines), so offsets can always be checked. A title
+starts a new chunk (unless the current one is too short to stand alone), so does a new page or
+slide; tables and lists stay whole when they fit; prose is packed by whole sentences (Japanese
+。！？ included) and only cut inside a sentence that alone exceeds the budget.
 """
 
 from __future__ import annotations
@@ -156,7 +156,7 @@ def _pack(elements: list[list[_Piece]], max_tokens: int, overlap: int) -> list[l
         if cur and first.page is not None and cur[-1].page not in (None, first.page):
             flush(carry=False)  # chunks never span pages or slides: citations stay exact
         body = sum(p.tokens for p in cur if p.type not in TITLE_TYPES)
-        if first.type in TITLE_TYPES and body >= max_tokens // 4:
+        if first.type in TITLE_TYPES and body >= max_tokens // 8:
             # a new section never starts with the old one's tail; a section too short to
             # stand alone (a heading and one line, a code-line mistaken for a heading) is
             # kept with what follows rather than left as a fragment nobody can find

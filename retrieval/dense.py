@@ -20,6 +20,7 @@ class DenseRetriever:
     def __init__(self, indexer: Indexer) -> None:
         self.indexer = indexer
         self._stores: dict[Space, object] = {}
+        self._last: tuple[Space, str, np.ndarray] | None = None  # one search embeds once
 
     def _store(self, space: Space):  # type: ignore[no-untyped-def]
         if space not in self._stores:
@@ -29,9 +30,18 @@ class DenseRetriever:
     def refresh(self) -> None:
         """Forget opened indexes (after an ingest or reindex)."""
         self._stores.clear()
+        self._last = None
 
     def available(self, space: Space) -> bool:
         return self._store(space) is not None
+
+    def query_vector(self, query: str, space: Space) -> np.ndarray:
+        """The query's (1, dim) vector in ``space`` (the last one is kept: a search asks often)."""
+        if self._last is not None and self._last[:2] == (space, query):
+            return self._last[2]
+        vec = self.indexer.embedder(space).embed_texts([query], kind="query")
+        self._last = (space, query, vec)
+        return vec
 
     def search_text(
         self, query: str, space: Space, k: int, allowed_ids: np.ndarray | None = None
@@ -39,8 +49,16 @@ class DenseRetriever:
         store = self._store(space)
         if store is None:
             return []
-        vec = self.indexer.embedder(space).embed_texts([query], kind="query")
-        return _ranked(store.search(vec, k, allowed_ids=allowed_ids))
+        return _ranked(store.search(self.query_vector(query, space), k, allowed_ids=allowed_ids))
+
+    def cosines(self, query: str, ids: Sequence[int], space: Space = "text") -> dict[int, float]:
+        """The query's similarity to each of ``ids`` that the space holds (exact)."""
+        store = self._store(space)
+        if store is None or not ids:
+            return {}
+        allowed = np.unique(np.asarray(ids, dtype=np.int64))
+        vec = self.query_vector(query, space)
+        return dict(_ranked(store.search(vec, len(allowed), allowed_ids=allowed)))
 
     def search_image(
         self, image: Path | Image.Image, k: int, allowed_ids: np.ndarray | None = None

@@ -3,9 +3,13 @@
 Near-duplicates are found on normalised text (NFKC, case-folded, whitespace removed) through
 MinHash signatures of character 5-grams, which works the same for English and Japanese:
 two items are the same passage when their estimated Jaccard similarity, or the share of the
-shorter one contained in the other, reaches a threshold (the same paragraph in two files, an
-e-mail quoted in a report). Two chunks of one document whose character spans overlap mostly
-are duplicates too (overlapping windows of one passage).
+shorter one contained in the other, reaches a threshold (the same paragraph in two copies of a
+file, an e-mail quoted in another). Two chunks of one document whose character spans overlap
+mostly are duplicates too (overlapping windows of one passage).
+
+Copies in another format are not folded: a web page saved as PDF, a printed notice
+photographed — each is a place of its own to cite (a page, a picture), and the user may be
+looking for exactly that one.
 """
 
 from __future__ import annotations
@@ -63,6 +67,10 @@ def _span_overlap(a: SearchResult, b: SearchResult) -> float:
     return max(0, inter) / shorter if shorter > 0 else 0.0
 
 
+def _same_format(a: SearchResult, b: SearchResult) -> bool:
+    return a.modality == b.modality and (a.file_type or "") == (b.file_type or "")
+
+
 def suppress_duplicates(
     results: Sequence[SearchResult], settings: DiversitySettings, limit: int | None = None
 ) -> tuple[list[SearchResult], int]:
@@ -84,7 +92,7 @@ def suppress_duplicates(
             if _span_overlap(r, other) >= settings.span_overlap:
                 dup_of = j
                 break
-            if not text_ok or sizes[j] == 0:
+            if not text_ok or sizes[j] == 0 or not _same_format(r, other):
                 continue
             jac = float((sig == sigs[j]).mean())
             shared = jac / (1 + jac) * (len(h) + sizes[j])  # |A ∩ B| from J, |A| and |B|

@@ -18,6 +18,7 @@ import logging
 from dataclasses import dataclass, field
 from itertools import zip_longest
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image
@@ -27,6 +28,7 @@ from index.indexer import Indexer
 from index.passage import with_context
 from ingest.analysis import detect_language
 from ingest.catalog import Catalog, Chunk
+from retrieval.calibrated import Signals, feature_matrix, picture_probability, probabilities
 from retrieval.config import Mode, RetrievalSettings
 from retrieval.dense import DenseRetriever, Ranked
 from retrieval.diversity import mmr, suppress_duplicates
@@ -57,13 +59,13 @@ class Searcher:
         self.indexer = indexer
         self.dense = DenseRetriever(indexer)
         self.lexical = LexicalRetriever(indexer)
-        self._image_cache: tuple[tuple[int, int], np.ndarray] | None = None
+        self._id_cache: dict[str, tuple[tuple[int, int], np.ndarray]] = {}
 
     def refresh(self) -> None:
         """Forget opened indexes (after an ingest or reindex)."""
         self.dense.refresh()
         self.lexical.refresh()
-        self._image_cache = None
+        self._id_cache.clear()
 
     # -- the pipeline --------------------------------------------------------------------
     def search(self, query: Query) -> SearchResults:
@@ -82,26 +84,16 @@ class Searcher:
         pool = max(self.settings.candidates, depth)  # per retriever
 
         allowed = allowed_ids(self.catalog, query.filters)
-        found = self._candidates(query, text, mode, pool, allowed, info)
-        lists = {name: self._floor(name, ranked) for name, ranked in found.items()}
+        found = self.candidates(query, text, mode, pool, allowed, info)
+        lists = {name: self.floor(name, ranked) for name, ranked in found.items()}
         info.candidates = {name: len(ranked) for name, ranked in lists.items()}
-        fused = self._fuse(lists)
         # below its floor a picture is as likely as any other: it fills only a list of pictures
         images_asked = query.image is not None or query.filters.modalities == ("image",)
-        fill = {name: r for name, r in found.items() if name != "clip" or images_asked}
-        fused += self._tail(fill, {i for i, _ in fused}, 2 * depth - len(fused))
-        fused = fused[: 2 * depth]  # what diversity and reranking may need
-        results = hydrate(self.catalog, fused)
-        modality = {r.id: r.modality for r in results}
-        order = by_modality(
-            [(r.id, r.score) for r in results], modality.get, self.settings.modality_weights
-        )
-        by_id = {r.id: r for r in results}
-        results = [by_id[i] for i, _ in order]
-        for r, (_, s) in zip(results, order, strict=True):
-            r.score = s
-            if len(lists) > 1:
-                r.scores["fused"] = s
+        if self._calibrated(query, mode, lists):
+            results = self._calibrated_results(text, found, lists, images_asked)
+        else:
+            results = self._fused_results(found, lists, images_asked, 2 * depth)
+        results = results[: 2 * depth]  # what diversity and reranking may need
         self._attach_scores(results, found)
 
         div = self.settings.diversity
@@ -117,6 +109,85 @@ class Searcher:
         self._mark_low_relevance(results, text, reranked=info.reranked)
         return SearchResults(results, info)
 
+    # -- fusion ---------------------------------------------------------------------------
+    def _calibrated(self, query: Query, mode: Mode, lists: dict[str, Ranked]) -> bool:
+        """Whether this search uses calibrated fusion (text queries in hybrid mode, with
+        weights fitted for the configured text model)."""
+        fusion = self.settings.fusion
+        if query.image is not None or mode != "hybrid" or len(lists) < 2:
+            return False
+        if fusion == "auto":
+            model = self.indexer.embed.text_model.partition("@")[0]
+            return model in self.settings.calibration.text_models
+        return fusion == "calibrated"
+
+    def _calibrated_results(
+        self,
+        text: str,
+        found: dict[str, Ranked],
+        lists: dict[str, Ranked],
+        images_asked: bool,
+    ) -> list[SearchResult]:
+        """Every candidate scored by its probability of holding the answer (calibrated.py)."""
+        results, features = self.candidate_features(text, found, lists, images_asked)
+        cal = self.settings.calibration
+        probs = probabilities(features, cal.bias, cal.weights)
+        clip, floor = dict(found.get("clip", [])), self.settings.min_scores.get("clip", 0.0)
+        weights = self.settings.modality_weights
+        for r, p in zip(results, probs, strict=True):
+            if r.id in clip:
+                p = max(p, picture_probability(clip[r.id], floor))
+            r.score = float(p) * weights.get(r.modality, 1.0)
+            r.scores["calibrated"] = float(p)
+        return sorted(results, key=lambda r: -r.score)
+
+    def candidate_features(
+        self,
+        text: str,
+        found: dict[str, Ranked],
+        lists: dict[str, Ranked],
+        images_asked: bool = False,
+    ) -> tuple[list[SearchResult], np.ndarray]:
+        """The candidates of a text query and their features (``calibrated.FEATURES``); also
+        what ``benchmarks/dev_eval/fit_fusion.py`` fits the calibration on."""
+        pool = {**lists, "clip": found.get("clip", [])} if images_asked else lists
+        ids = list(dict.fromkeys(i for ranked in pool.values() for i, _ in ranked))
+        results = hydrate(self.catalog, [(i, 0.0) for i in ids])
+        cover = self.lexical.coverage(text, [r.text for r in results]) or [0.0] * len(results)
+        for r, c in zip(results, cover, strict=True):
+            r.scores["match"] = c
+        signals = Signals(
+            query_language=detect_language(text),
+            bm25=found.get("bm25", []),
+            cosines=self.dense.cosines(text, [r.id for r in results if r.text.strip()]),
+            coverage={r.id: c for r, c in zip(results, cover, strict=True)},
+        )
+        return results, feature_matrix(results, signals)
+
+    def _fused_results(
+        self,
+        found: dict[str, Ranked],
+        lists: dict[str, Ranked],
+        images_asked: bool,
+        room: int,
+    ) -> list[SearchResult]:
+        """Rank fusion (rrf or weighted), then the hits below the floors to fill the list."""
+        fused = self._fuse(lists)
+        fill = {name: r for name, r in found.items() if name != "clip" or images_asked}
+        fused += self._tail(fill, {i for i, _ in fused}, room - len(fused))
+        results = hydrate(self.catalog, fused[:room])
+        modality = {r.id: r.modality for r in results}
+        order = by_modality(
+            [(r.id, r.score) for r in results], modality.get, self.settings.modality_weights
+        )
+        by_id = {r.id: r for r in results}
+        results = [by_id[i] for i, _ in order]
+        for r, (_, s) in zip(results, order, strict=True):
+            r.score = s
+            if len(lists) > 1:
+                r.scores["fused"] = s
+        return results
+
     # -- stages --------------------------------------------------------------------------
     def _reranker(self, info: SearchInfo, text: str, has_image: bool) -> Reranker | None:
         if not info.rerank_requested:
@@ -131,7 +202,7 @@ class Searcher:
             )
         return reranker
 
-    def _candidates(
+    def candidates(
         self,
         query: Query,
         text: str,
@@ -153,6 +224,11 @@ class Searcher:
         if mode in ("dense", "hybrid"):
             if self._text_model_reads(text, mode, info):
                 lists["text"] = self.dense.search_text(text, "text", n, allowed)
+                others = (
+                    self._other_languages(text, allowed) if self.settings.cross_lingual else None
+                )
+                if others is not None and len(others):
+                    lists["text_xl"] = self.dense.search_text(text, "text", n, others)
             clip_ids = allowed if self.settings.text_query_clip == "all" else self._images(allowed)
             if clip_ids is None or len(clip_ids):
                 lists["clip"] = self.dense.search_text(text, "clip", n, clip_ids)
@@ -179,7 +255,7 @@ class Searcher:
             info.notes.append(f"BM25 unavailable: {self.lexical.problem}")
         return ranked
 
-    def _floor(self, name: str, ranked: Ranked) -> Ranked:
+    def floor(self, name: str, ranked: Ranked) -> Ranked:
         """Only hits a retriever finds relevant enough vote in the fusion."""
         floor = self.settings.min_scores.get(name)
         return ranked if floor is None else [(i, s) for i, s in ranked if s >= floor]
@@ -199,26 +275,35 @@ class Searcher:
         return out
 
     def _images(self, allowed: np.ndarray | None) -> np.ndarray:
-        """Ids of image items (cached until the catalog's images change)."""
+        """Ids of image items."""
+        return self._ids_where("images", Chunk.modality == "image", allowed)
+
+    def _other_languages(self, text: str, allowed: np.ndarray | None) -> np.ndarray | None:
+        """Ids of text-bearing items in another language than the query's (None: no such
+        items, or the query's language is unknown)."""
+        language = detect_language(text)
+        if language is None:
+            return None
+        other = (Chunk.language != language) & (Chunk.language.is_not(None))
+        return self._ids_where(f"not-{language}", other & (Chunk.text != ""), allowed)
+
+    def _ids_where(self, name: str, condition: Any, allowed: np.ndarray | None) -> np.ndarray:
+        """Ids of items meeting ``condition``, cached until the catalog's items change."""
         with self.catalog.session() as s:
-            key = tuple(
-                s.execute(
-                    select(func.count(Chunk.id), func.max(Chunk.id)).where(
-                        Chunk.modality == "image"
-                    )
-                ).one()
-            )
-            if self._image_cache is None or self._image_cache[0] != key:
-                ids = s.scalars(
-                    select(Chunk.id).where(Chunk.modality == "image").order_by(Chunk.id)
-                )
-                self._image_cache = (key, np.fromiter(ids, dtype=np.int64))
-        images = self._image_cache[1]
+            key = tuple(s.execute(select(func.count(Chunk.id), func.max(Chunk.id))).one())
+            cached = self._id_cache.get(name)
+            if cached is None or cached[0] != key:
+                ids = s.scalars(select(Chunk.id).where(condition).order_by(Chunk.id))
+                cached = (key, np.fromiter(ids, dtype=np.int64))
+                self._id_cache[name] = cached
         if allowed is None:
-            return images
-        return np.intersect1d(images, allowed, assume_unique=True)
+            return cached[1]
+        return np.intersect1d(cached[1], allowed, assume_unique=True)
 
     def _fuse(self, lists: dict[str, Ranked]) -> list[tuple[int, float]]:
+        if "text_xl" in lists and "text" in lists:  # a second chance, not a second vote
+            seen = {i for i, _ in lists["text"]}
+            lists = {**lists, "text_xl": [(i, s) for i, s in lists["text_xl"] if i not in seen]}
         lists = {k: v for k, v in lists.items() if v}
         if not lists:
             return []
@@ -258,9 +343,10 @@ class Searcher:
 
     def _mark_low_relevance(self, results: list[SearchResult], text: str, reranked: bool) -> None:
         thresholds = self.settings.low_relevance
-        cover = self.lexical.coverage(text, [r.text for r in results]) if text else None
+        todo = [r for r in results if "match" not in r.scores]
+        cover = self.lexical.coverage(text, [r.text for r in todo]) if text and todo else None
         if cover is not None:
-            for r, c in zip(results, cover, strict=True):
+            for r, c in zip(todo, cover, strict=True):
                 r.scores["match"] = c
         for r in results:
             if reranked and "rerank" in r.scores and "rerank" in thresholds:

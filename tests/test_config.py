@@ -9,7 +9,7 @@ from tests.conftest import OFFLINE
 def test_priority_cli_over_env_over_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     store = tmp_path / "s"
     s = load_settings(OFFLINE, store)
-    assert s.embed.text_model == "builtin:all-MiniLM-L6-v2"
+    assert s.embed.text_model == "builtin:multilingual-e5-small"
     assert s.ingest.tokenizer == s.embed.text_model  # follows the text model by default
     monkeypatch.setenv("MMRAG_INGEST__WORKERS", "5")
     monkeypatch.setenv("MMRAG_EMBED__TEXT_MODEL", "some/model")

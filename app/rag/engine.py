@@ -13,9 +13,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from app.rag import extractive, prompt
-from app.rag.citations import StreamFilter, check, remove_invalid
+from app.rag.citations import StreamFilter, check, cited_numbers, remove_invalid
 from app.rag.conversation import History, rewrite
 from app.rag.errors import LLMContextOverflow
+from app.rag.evidence import check_key_terms, flagged_reason, missing_reason
 from app.rag.llms import ChatBackend, load, resolve
 from app.rag.types import Answer, Retrieved, Source
 from retrieval.filters import Filters
@@ -26,6 +27,8 @@ if TYPE_CHECKING:
 
 SearchFn = Callable[[str, int, Filters | None], list[SearchResult]]
 NOT_FOUND_TEXT = "Not found in your files."
+CONFLICT_TEXT = "Your files disagree:"
+FLAGGED_SAYS = "A passage that also contains instructions aimed at an AI assistant says:"
 _CLOSEST = 3
 
 
@@ -91,21 +94,34 @@ class RagEngine:
             and ((r.text or "").strip() or (multimodal and r.modality == "image" and r.image))
         ]
         sources = prompt.make_sources(usable, rag)
-        yield Retrieved(
-            query, sources or prompt.make_sources(results[:_CLOSEST], rag), timings["retrieve_s"]
+        closest = prompt.make_sources(results[:_CLOSEST], rag)
+        yield Retrieved(query, sources or closest, timings["retrieve_s"])
+        # the evidence gate: "not found" rather than a guess when no passage mentions what the
+        # question is specifically about, or no sentence is close enough to it (pictures count
+        # as evidence for a multimodal model: it reads them itself)
+        pictures = multimodal and any(
+            s.result.modality == "image" and s.result.image for s in sources
         )
-        picks = extractive.score(question, sources, self.embed_query, self.embed_passages, query)
-        # the evidence gate: no sentence close enough to the question means "not found", not a
-        # guess (images count as evidence for a multimodal model: it reads them itself)
-        evidence = bool(picks and picks[0].score >= rag.min_sentence_score) or (
-            multimodal and any(s.result.modality == "image" and s.result.image for s in sources)
-        )
-        if not evidence:
-            closest = prompt.make_sources(results[:_CLOSEST], rag)
-            yield from self._not_found(answer, closest, t0)
+        key = check_key_terms(query, sources)
+        answer.missing_terms = key.missing
+        if not key.sufficient and not pictures:
+            why = flagged_reason(key.only_flagged) if key.only_flagged else None
+            yield from self._not_found(answer, closest, t0, why or missing_reason(key.missing))
             return
+        picks = extractive.score(question, sources, self.embed_query, self.embed_passages, query)
+        # passages addressed to an AI assistant never answer on their own
+        flagged = {s.n for s in sources if s.suspicious}
+        clean = [p for p in picks if p.n not in flagged]
+        tainted = [p for p in picks if p.n in flagged and p.score >= rag.min_sentence_score]
+        if not (clean and clean[0].score >= rag.min_sentence_score) and not pictures:
+            why = flagged_reason([s for s in sources if s.n == tainted[0].n]) if tainted else None
+            yield from self._not_found(answer, closest, t0, why)
+            return
+        conflict = tainted[0] if tainted and tainted[0].score >= 0.9 * clean[0].score else None
         gen = (
-            self._extract(picks, sources) if chat is None else self._generate(query, sources, chat)
+            self._extract(clean, sources, conflict)
+            if chat is None
+            else self._generate(query, sources, chat)
         )
         pieces: list[str] = []
         while True:
@@ -131,6 +147,10 @@ class RagEngine:
         else:
             text, invalid = remove_invalid(draft.text, {s.n for s in given})
             invalid = sorted(set(invalid) | set(draft.invalid))
+        cited = set(cited_numbers(text))
+        if cited and cited <= flagged:  # an LLM that believed the planted passage alone
+            text = ""
+            answer.warnings.append(flagged_reason([s for s in given if s.n in cited]))
         if not text or _says_not_found(text):
             if not pieces:
                 yield from self._not_found(answer, given[:_CLOSEST], t0)
@@ -152,10 +172,10 @@ class RagEngine:
         yield answer
 
     def _not_found(
-        self, answer: Answer, closest: list[Source], t0: float
+        self, answer: Answer, closest: list[Source], t0: float, reason: str | None = None
     ) -> Iterator[str | Answer]:
         answer.status = "not_found"
-        answer.text = _not_found_text(closest)
+        answer.text = _not_found_text(closest, reason)
         answer.sources = closest
         answer.timings.setdefault("first_token_s", perf_counter() - t0)
         yield answer.text
@@ -163,14 +183,26 @@ class RagEngine:
         yield answer
 
     def _extract(
-        self, scored: list[extractive.Pick], sources: list[Source]
+        self,
+        scored: list[extractive.Pick],
+        sources: list[Source],
+        conflict: extractive.Pick | None = None,
     ) -> Generator[str, None, Draft]:
+        """The best-supported sentences of trustworthy sources; when a flagged source says
+        something else about the question, both sides, each cited."""
         rag = self.settings.rag
         picks = extractive.select(scored, rag.answer_sentences, rag.min_sentence_score)
-        parts = [extractive.cite(p.sentence, p.n) for p in picks]
-        for i, part in enumerate(parts):
-            yield part if i == 0 else " " + part
-        return Draft(" ".join(parts), sources)
+        text = " ".join(extractive.cite(p.sentence, p.n) for p in picks)
+        warnings = []
+        if conflict is not None:  # headings end with ":" (not claims); each side cited
+            text = "\n".join(
+                [CONFLICT_TEXT, text, FLAGGED_SAYS, extractive.cite(conflict.sentence, conflict.n)]
+            )
+            warnings.append(
+                f"sources disagree: [{conflict.n}] contains text addressed to an AI assistant"
+            )
+        yield text
+        return Draft(text, sources, warnings)
 
     def _generate(
         self, query: str, sources: list[Source], chat: ChatBackend
@@ -234,10 +266,13 @@ def _where(src: Source) -> str:
     return name
 
 
-def _not_found_text(closest: Sequence[Source]) -> str:
+def _not_found_text(closest: Sequence[Source], reason: str | None = None) -> str:
     if not closest:
         return f"{NOT_FOUND_TEXT} (The store has nothing close to this question.)"
-    return f"{NOT_FOUND_TEXT} The closest sources were: " + "; ".join(_where(s) for s in closest)
+    why = f" {reason}" if reason else ""
+    return f"{NOT_FOUND_TEXT}{why} The closest sources were: " + "; ".join(
+        _where(s) for s in closest
+    )
 
 
 def collect(

@@ -111,6 +111,7 @@ class Answer:
     citation_precision: float | None = None  # supported citations / citations; None: none
     timings: dict[str, float] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    missing_terms: list[str] = field(default_factory=list)  # key terms no source mentions
 
     @property
     def grounded(self) -> bool:
@@ -133,5 +134,6 @@ class Answer:
             "invalid_citations": self.invalid_citations,
             "unsupported_sentences": self.unsupported_sentences,
             "warnings": self.warnings,
+            "missing_terms": self.missing_terms,
             "timings": {k: round(v, 4) for k, v in self.timings.items()},
         }

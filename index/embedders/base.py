@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+import threading
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Literal, Protocol, runtime_checkable
@@ -21,6 +23,7 @@ class ModelIdentity:
     name: str  # the configured name (hub name, local path or builtin:...)
     dim: int
     normalized: bool = True
+    passages: str = "text"  # how item text was composed before embedding (index.passage)
 
     def to_json(self) -> dict[str, object]:
         return asdict(self)
@@ -48,6 +51,33 @@ def l2_normalize(x: np.ndarray) -> np.ndarray:
     x = np.asarray(x, dtype=np.float32)
     norms = np.linalg.norm(x, axis=1, keepdims=True)
     return x / np.maximum(norms, 1e-12)
+
+
+_threads_lock = threading.Lock()
+SMALL_BATCH = 4  # inputs up to this many are a query, not bulk work
+
+
+@contextlib.contextmanager
+def torch_threads_for(n_inputs: int, device: str = "cpu") -> Iterator[None]:
+    """One torch intra-op thread while embedding a query on the CPU.
+
+    Two threads gain nothing on a query's tiny matrices, but when another process computes
+    (an ingest beside the UI) torch's spinning threads fight it for the cores: a MiniLM
+    query took 500 ms with two threads and 10 ms with one (GUIDE.md). Bulk batches keep
+    every thread.
+    """
+    if n_inputs > SMALL_BATCH or not device.startswith("cpu"):
+        yield
+        return
+    import torch
+
+    with _threads_lock:
+        before = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            yield
+        finally:
+            torch.set_num_threads(before)
 
 
 def pick_device(device: str = "auto") -> str:

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageOps
 
-from index.embedders.base import ModelIdentity, TextKind, pick_device
+from index.embedders.base import ModelIdentity, TextKind, pick_device, torch_threads_for
 
 _LOCAL_DIR = "local-dir:"
 _CONFIG_FILE = "open_clip_config.json"
@@ -144,7 +144,8 @@ class OpenClipEmbedder:
         import torch
 
         out = [np.zeros((0, self.dim), np.float32)]
-        with torch.inference_mode(), self._autocast():
+        threads = torch_threads_for(len(texts), self.device)
+        with threads, torch.inference_mode(), self._autocast():
             for batch in _batches(list(texts), self.batch_size):
                 tokens = self._m.tokenizer(batch).to(self.device)
                 out.append(self._finish(self._m.model.encode_text(tokens, normalize=True)))
@@ -160,7 +161,8 @@ class OpenClipEmbedder:
             # decode per batch so memory stays bounded for large folders
             pixels = torch.stack([self._m.preprocess(load_image(im, draft)) for im in batch])
             pixels = pixels.to(self.device, dtype=self._m.input_dtype)
-            with torch.inference_mode(), self._autocast():
+            threads = torch_threads_for(len(batch), self.device)
+            with threads, torch.inference_mode(), self._autocast():
                 out.append(self._finish(self._m.model.encode_image(pixels, normalize=True)))
         return np.concatenate(out)
 

