@@ -5,54 +5,78 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from sqlalchemy import select
-from sqlalchemy.orm import selectinload
 
-from ingest.catalog import Catalog, Chunk
+from ingest.catalog import Asset, Catalog, Chunk, Document
 from ingest.catalog.store import best_paths
+from ingest.paths import escape
 from retrieval.types import SearchResult
+
+# one flat query (no ORM objects): a search hydrates a hundred candidates or more
+_COLUMNS = (
+    Chunk.id,
+    Chunk.modality,
+    Chunk.text,
+    Chunk.page,
+    Chunk.page_end,
+    Chunk.t_start,
+    Chunk.t_end,
+    Chunk.section,
+    Chunk.document_id,
+    Chunk.language,
+    Chunk.char_start,
+    Chunk.char_end,
+    Document.title,
+    Document.file_type,
+    Asset.path.label("asset_path"),
+    Asset.thumbnail,
+)
 
 
 def hydrate(catalog: Catalog, hits: Sequence[tuple[int, float]]) -> list[SearchResult]:
     """Results in the order of ``hits``; ids no longer in the catalog are dropped."""
     if not hits:
         return []
-    ids = [i for i, _ in hits]
     with catalog.session() as s:
-        chunks = {
-            c.id: c
-            for c in s.scalars(
-                select(Chunk)
-                .where(Chunk.id.in_(ids))
-                .options(selectinload(Chunk.asset), selectinload(Chunk.document))
+        rows = {
+            r.id: r
+            for r in s.execute(
+                select(*_COLUMNS)
+                .join(Document, Document.id == Chunk.document_id)
+                .outerjoin(Asset, Asset.chunk_id == Chunk.id)
+                .where(Chunk.id.in_([i for i, _ in hits]))
             )
         }
-        paths = best_paths(s, {c.document_id for c in chunks.values()})
+        paths = best_paths(s, {r.document_id for r in rows.values()})
     out: list[SearchResult] = []
     for item_id, score in hits:
-        c = chunks.get(item_id)
-        if c is None:
+        r = rows.get(item_id)
+        if r is None:
             continue
-        asset = c.asset
         out.append(
             SearchResult(
-                id=c.id,
+                id=r.id,
                 score=float(score),
-                modality=c.modality,
-                source=paths.get(c.document_id, ""),
-                text=c.text,
-                page=c.page,
-                page_end=c.page_end,
-                t_start=c.t_start,
-                t_end=c.t_end,
-                title=c.document.title,
-                section=c.section,
-                thumbnail=asset.thumbnail if asset else None,
-                image=asset.path if asset else None,
-                file_type=c.document.file_type,
-                document_id=c.document_id,
-                language=c.language,
-                char_start=c.char_start,
-                char_end=c.char_end,
+                modality=r.modality,
+                source=paths.get(r.document_id, ""),
+                text=r.text,
+                page=r.page,
+                page_end=r.page_end,
+                t_start=r.t_start,
+                t_end=r.t_end,
+                title=r.title,
+                section=r.section,
+                thumbnail=_in_store(catalog, r.thumbnail),
+                image=_in_store(catalog, r.asset_path),
+                file_type=r.file_type,
+                document_id=r.document_id,
+                language=r.language,
+                char_start=r.char_start,
+                char_end=r.char_end,
             )
         )
     return out
+
+
+def _in_store(catalog: Catalog, stored: str | None) -> str | None:
+    """Store-internal files are recorded relative to the store: hand them out absolute."""
+    return escape(catalog.resolve(stored)) if stored else None

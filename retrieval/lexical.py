@@ -57,19 +57,16 @@ class LexicalRetriever:
             return []
         return index.search(self.tokens(text), k, allowed=allowed, context_boost=context_boost)
 
-    def coverage(self, query: str, texts: Sequence[str]) -> list[float] | None:
-        """Share of the query's idf mass that each text contains (1: every query word);
-        None without a lexical index or query words."""
+    def coverage(self, query: str, ids: Sequence[int]) -> dict[int, float] | None:
+        """Share of the query's idf mass that each item's text holds (1: every query word),
+        read from the index; None without a lexical index or query words."""
         index = self.index()
-        q = self.tokens(query)
+        q = set(self.tokens(query))
         if index is None or not q:
             return None
-        idf = index.idf(q)
-        total = sum(idf[t] for t in set(q))
+        idf = index.idf(list(q))
+        total = sum(idf.values())
         if total <= 0:
-            return [0.0] * len(texts)
-        out = []
-        for text in texts:
-            present = set(self.tokens(text)) if text else set()
-            out.append(sum(idf[t] for t in set(q) if t in present) / total)
-        return out
+            return dict.fromkeys(ids, 0.0)
+        holding = index.holding(list(q), ids)
+        return {i: sum(idf[t] for t in q if i in holding[t]) / total for i in ids}

@@ -153,14 +153,14 @@ class Searcher:
         pool = {**lists, "clip": found.get("clip", [])} if images_asked else lists
         ids = list(dict.fromkeys(i for ranked in pool.values() for i, _ in ranked))
         results = hydrate(self.catalog, [(i, 0.0) for i in ids])
-        cover = self.lexical.coverage(text, [r.text for r in results]) or [0.0] * len(results)
-        for r, c in zip(results, cover, strict=True):
-            r.scores["match"] = c
+        cover = self.lexical.coverage(text, [r.id for r in results]) or {}
+        for r in results:
+            r.scores["match"] = cover.get(r.id, 0.0)
         signals = Signals(
             query_language=detect_language(text),
             bm25=found.get("bm25", []),
             cosines=self.dense.cosines(text, [r.id for r in results if r.text.strip()]),
-            coverage={r.id: c for r, c in zip(results, cover, strict=True)},
+            coverage=cover,
         )
         return results, feature_matrix(results, signals)
 
@@ -344,10 +344,10 @@ class Searcher:
     def _mark_low_relevance(self, results: list[SearchResult], text: str, reranked: bool) -> None:
         thresholds = self.settings.low_relevance
         todo = [r for r in results if "match" not in r.scores]
-        cover = self.lexical.coverage(text, [r.text for r in todo]) if text and todo else None
+        cover = self.lexical.coverage(text, [r.id for r in todo]) if text and todo else None
         if cover is not None:
-            for r, c in zip(todo, cover, strict=True):
-                r.scores["match"] = c
+            for r in todo:
+                r.scores["match"] = cover.get(r.id, 0.0)
         for r in results:
             if reranked and "rerank" in r.scores and "rerank" in thresholds:
                 r.low_relevance = r.scores["rerank"] < thresholds["rerank"]

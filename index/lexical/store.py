@@ -188,6 +188,28 @@ class LexicalIndex:
         )
         return self._run(filtered, k)
 
+    def holding(self, tokens: Sequence[str], ids: Sequence[int]) -> dict[str, set[int]]:
+        """For each token, which of ``ids`` hold it in their text (one filtered query each:
+        the index already knows, nothing is tokenised again)."""
+        import tantivy
+
+        out: dict[str, set[int]] = {}
+        if not ids or len(self) == 0:
+            return {t: set() for t in tokens}
+        only = tantivy.Query.const_score_query(
+            tantivy.Query.term_set_query(self._schema, _ID, [int(i) for i in ids]), 0.0
+        )
+        for token in dict.fromkeys(tokens):
+            if len(token.encode()) > _MAX_TOKEN_BYTES:
+                out[token] = set()
+                continue
+            term = tantivy.Query.term_query(self._schema, _BODY, token)
+            query = tantivy.Query.boolean_query(
+                [(tantivy.Occur.Must, term), (tantivy.Occur.Must, only)]
+            )
+            out[token] = {i for i, _ in self._run(query, len(ids))}
+        return out
+
     def _run(self, query, k: int) -> list[tuple[int, float]]:  # type: ignore[no-untyped-def]
         hits = self._searcher.search(query, limit=k, count=False).hits
         if not hits:
