@@ -89,7 +89,12 @@ def red_circle() -> bytes:
 
 # -- strings and highlighting --------------------------------------------------------------
 def test_catalogue_has_every_key_in_both_languages() -> None:
+    from typing import get_args
+
+    from app.ui.components import _EXIF_SHOWN
     from app.ui.i18n import CATALOGUE, LANGUAGES
+    from ingest.types import FileStatus
+    from retrieval.config import RetrievalSettings
 
     for key, entry in CATALOGUE.items():
         assert set(entry) == set(LANGUAGES), key
@@ -102,11 +107,23 @@ def test_catalogue_has_every_key_in_both_languages() -> None:
     dynamic = {
         "common.kind.": ("text", "image", "audio"),
         "search.mode.": ("hybrid", "dense", "bm25"),
-        "library.status.": ("queued", "counting", "indexing", "done", "cancelled", "failed"),
+        "library.status.": (
+            "queued",
+            "counting",
+            "reading",
+            "indexing",
+            "done",
+            "cancelled",
+            "failed",
+        ),
+        "library.stage.": ("reading", "ocr", "transcribing"),
+        "library.result.": tuple(s.value for s in FileStatus),
+        "item.exif.": _EXIF_SHOWN,
         "map.space.": ("clip", "text"),
         "map.color.": ("modality", "folder", "file_type"),
         "images.basis.": ("look", "all"),
-        "settings.w.": ("bm25", "text", "clip"),
+        "settings.w.": tuple(RetrievalSettings().weights),
+        "settings.fusion.": get_args(RetrievalSettings.model_fields["fusion"].annotation),
     }
     used |= {prefix + v for prefix, values in dynamic.items() for v in values}
     assert len(used) > 100
@@ -651,7 +668,7 @@ def test_every_page_in_japanese_has_no_untranslated_ui_text(ui_store: Path) -> N
     collect("search-dialog")
     at.switch_page("views/images.py").run()
     at.text_input(key="images-q").input("赤い円").run()
-    at.button(key="images-grid-0").click().run()
+    next(b for b in at.button if b.label == "開く").click().run()
     collect("images-dialog")
     at.switch_page("views/chat.py").run()
     at.chat_input[0].set_value("防災訓練はいつですか").run()

@@ -420,6 +420,14 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "settings.mode": {"en": "Default mode", "ja": "既定の方式"},
     "settings.k": {"en": "Results per search (k)", "ja": "検索結果数（k）"},
     "settings.fusion": {"en": "Fusion", "ja": "統合方式"},
+    "settings.fusion.auto": {
+        "en": "Automatic (calibrated when fitted for the text model, else RRF)",
+        "ja": "自動（テキストモデル用に調整済みなら確率で統合、なければ RRF）",
+    },
+    "settings.fusion.calibrated": {
+        "en": "Calibrated probabilities",
+        "ja": "調整済みの確率で統合",
+    },
     "settings.fusion.rrf": {
         "en": "Reciprocal rank fusion (RRF)",
         "ja": "順位の逆数で統合（RRF）",
@@ -429,6 +437,10 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "settings.w.bm25": {"en": "Keywords (BM25)", "ja": "キーワード（BM25）"},
     "settings.w.text": {"en": "Text meaning", "ja": "テキストの意味"},
     "settings.w.clip": {"en": "Image–text (CLIP)", "ja": "画像–テキスト（CLIP）"},
+    "settings.w.text_xl": {
+        "en": "Text meaning, other languages",
+        "ja": "テキストの意味（他言語）",
+    },
     "settings.rrf_k": {"en": "RRF constant", "ja": "RRF 定数"},
     "settings.candidates": {"en": "Candidates per retriever", "ja": "検索器ごとの候補数"},
     "settings.rerank": {"en": "Rerank by default", "ja": "既定で再ランク"},

@@ -67,7 +67,8 @@ def progress_panel() -> None:
     st.subheader(t("library.progress"))
 
     def panel() -> None:
-        st.progress(job.fraction, text=status_text(job))
+        # keyed per job: a new job's panel is a new element, never the last one's
+        st.container(key=f"ingest-job-{job.id}").progress(job.fraction, text=status_text(job))
         if job.running:
             st.button(
                 t("library.cancel"),

@@ -3,6 +3,8 @@ defaults; the models in use."""
 
 from __future__ import annotations
 
+from typing import get_args
+
 import streamlit as st
 
 from app.ui.i18n import labeller, llm_labeller, t
@@ -37,20 +39,23 @@ with st.form("settings-form"):
         placeholder=t("common.choose"),
     )
     k = cols[1].number_input(t("settings.k"), 1, 100, int(p.get("k", current.retrieval.k)))
+    fusions = list(get_args(type(current.retrieval).model_fields["fusion"].annotation))
     fusion = cols[2].selectbox(
         t("settings.fusion"),
-        ["rrf", "weighted"],
-        index=["rrf", "weighted"].index(current.retrieval.fusion),
+        fusions,  # whatever the engine offers, each described (settings.fusion.* strings)
+        index=fusions.index(current.retrieval.fusion),
         format_func=labeller("settings.fusion."),
         placeholder=t("common.choose"),
     )
     st.markdown(f"**{t('settings.weights')}**")
-    wcols = st.columns(3)
+    # one slider per retriever the engine weighs (a weight left out would be lost on saving)
+    names = list(dict.fromkeys(["bm25", "text", "clip", *current.retrieval.weights]))
+    wcols = st.columns(len(names))
     weights = {
         name: wcols[i].slider(
             t(f"settings.w.{name}"), 0.0, 3.0, float(current.retrieval.weights.get(name, 1.0)), 0.1
         )
-        for i, name in enumerate(("bm25", "text", "clip"))
+        for i, name in enumerate(names)
     }
     cols = st.columns(3)
     rrf_k = cols[0].number_input(t("settings.rrf_k"), 1, 1000, int(current.retrieval.rrf_k))
