@@ -57,10 +57,15 @@ def artifacts() -> Path:
 
 
 @contextmanager
-def ui_server(store: Path, log: Path, env: dict[str, str] | None = None) -> Iterator[str]:
-    """``mmrag ui`` on a free port; yields its URL, stops it (the whole process group) after."""
+def ui_server(store: Path, log: Path, env: dict[str, str | None] | None = None) -> Iterator[str]:
+    """``mmrag ui`` on a free port; yields its URL, stops it (the whole process group) after.
+
+    ``env``: more variables for the server; None removes one (e.g. the in-process reading the
+    tests default to).
+    """
     port = _free_port()
-    env = {**os.environ, "MMRAG_INGEST__WORKERS": "0", "HF_HUB_OFFLINE": "1", **(env or {})}
+    merged = {**os.environ, "MMRAG_INGEST__WORKERS": "0", "HF_HUB_OFFLINE": "1", **(env or {})}
+    env = {k: v for k, v in merged.items() if v is not None}
     cmd = [sys.executable, "-m", "app.cli", "ui", "--store", str(store), "--config", str(OFFLINE)]
     with open(log, "wb") as out:
         proc = subprocess.Popen(
