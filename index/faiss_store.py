@@ -10,11 +10,16 @@ Deleted rows are dropped for good when the store is rebuilt past ``compact_ratio
 Raw vectors stay available for rebuilds and exact fallbacks: read back from the flat storage
 of ``Flat``, ``HNSW..,Flat`` and ``..,RFlat`` indexes, or kept in ``raw.<gen>.npy`` for
 index types that do not store them (IVF, PQ...).
+
+On a machine where FAISS sees a GPU, searches run on a GPU copy and ANN rebuilds on CAGRA
+(see index/gpu.py); what is written to disk is always the CPU index.
 """
 
 from __future__ import annotations
 
+import logging
 import math
+import re
 import threading
 from pathlib import Path
 from typing import BinaryIO
@@ -22,6 +27,7 @@ from typing import BinaryIO
 import faiss
 import numpy as np
 
+from index import gpu
 from index import store_files as files
 from index.embedders.base import ModelIdentity
 from index.vector_store import (
@@ -31,6 +37,8 @@ from index.vector_store import (
     VectorStoreSettings,
     set_threads,
 )
+
+log = logging.getLogger(__name__)
 
 EXACT_FACTORY = "Flat"
 _METRICS = {"ip": faiss.METRIC_INNER_PRODUCT, "l2": faiss.METRIC_L2}
@@ -120,7 +128,12 @@ class FaissStore:
         self._trained_on, self._mmapped, self.directory = trained_on, mmapped, directory
         self._lock = threading.RLock()
         self._live_bits: np.ndarray | None = None  # cached bitmap of live positions
-        self._gpu: faiss.Index | None = None
+        self._gpu: faiss.Index | None = None  # the GPU copy (index/gpu.py), same positions
+        self._gpu_kind: str | None = None  # "flat" | "cagra" | "ivf"
+        self._gpu_tried = False  # placed (or found unplaceable) since the last change
+        self._gpu_note = ""  # why the index is where it is
+        self._gpu_filters = True  # False once the GPU was seen to ignore an id selector
+        self._warned: set[str] = set()
         self._hold: BinaryIO | None = None  # while open, its directory is not deleted
         set_threads(settings.threads)
 
@@ -291,7 +304,7 @@ class FaissStore:
                     self._index.add(vectors[lo : lo + _ADD_CHUNK])
                 self._labels = np.concatenate([self._labels, ids])
                 self._idmap.insert(ids, np.arange(start, start + len(ids), dtype=np.int64))
-            self._changed()
+                self._changed(keep_gpu=self._extend_gpu(vectors))
             self._maybe_rebuild()
 
     def remove(self, ids: np.ndarray) -> int:
@@ -300,7 +313,7 @@ class FaissStore:
         with self._lock:
             removed = self._forget(ids)
             if removed:
-                self._changed()
+                self._changed(keep_gpu=True)  # rows stay in place: the live bitmap hides them
                 self._maybe_rebuild()
             return removed
 
@@ -317,8 +330,10 @@ class FaissStore:
             self._idmap.delete(ids[present])
         return int(present.sum())
 
-    def _changed(self) -> None:
-        self._live_bits, self._gpu = None, None
+    def _changed(self, keep_gpu: bool = False) -> None:
+        self._live_bits = None
+        if not keep_gpu:
+            self._gpu, self._gpu_kind, self._gpu_tried = None, None, False
 
     def _target_template(self) -> str:
         if self._template is not None:
@@ -350,20 +365,50 @@ class FaissStore:
     def _rebuild_from(self, vectors: np.ndarray, labels: np.ndarray, template: str) -> None:
         n = len(vectors)
         factory = template.replace("{nlist}", str(nlist_for(n)))
-        index = self._new_index(factory)
-        if not index.is_trained:
-            sample = np.random.default_rng(0).choice(n, size=min(n, 100_000), replace=False)
-            try:
-                index.train(vectors[np.sort(sample)])
-            except RuntimeError as e:
-                raise ValueError(f"cannot train {factory!r} on {n} vectors: {e}") from e
-        for lo in range(0, n, _ADD_CHUNK):
-            index.add(vectors[lo : lo + _ADD_CHUNK])
+        built = self._build_on_gpu(vectors, factory)
+        if built is not None:
+            index = built[0]
+        else:
+            index = self._new_index(factory)
+            if not index.is_trained:
+                sample = np.random.default_rng(0).choice(n, size=min(n, 100_000), replace=False)
+                try:
+                    index.train(vectors[np.sort(sample)])
+                except RuntimeError as e:
+                    raise ValueError(f"cannot train {factory!r} on {n} vectors: {e}") from e
+            for lo in range(0, n, _ADD_CHUNK):
+                index.add(vectors[lo : lo + _ADD_CHUNK])
         self._index, self._factory, self._trained_on, self._mmapped = index, factory, n, False
         self._raw_parts = [] if _keeps_floats(index) else [vectors]
         self._labels = labels.copy()
         self._idmap = _IdMap(self._labels)
         self._changed()
+        if built is not None:  # the CAGRA graph it was made from serves the searches
+            self._gpu, self._gpu_kind, self._gpu_tried = built[1], "cagra", True
+            self._gpu_note = f"built with CAGRA on GPU {self.settings.gpu.device}"
+
+    def _build_on_gpu(
+        self, vectors: np.ndarray, factory: str
+    ) -> tuple[faiss.Index, faiss.Index] | None:
+        """An HNSW factory built as a CAGRA graph on the GPU: (the CPU ``IndexHNSWCagra`` to
+        save, the GPU index to search), or None to build on the CPU."""
+        s = self.settings
+        if not re.fullmatch(r"HNSW\d*(,Flat)?", factory) or len(vectors) < gpu.CAGRA_MIN_ROWS:
+            return None
+        if not (s.gpu.cagra_build and gpu.active(s) and gpu.has_cagra()):
+            return None
+        m, d, metric = gpu.hnsw_m(factory), self._identity.dim, _METRICS[self._metric]
+        try:
+            need = gpu.cagra_bytes(len(vectors), d, 2 * m, building=True)
+            gpu.check_budget(need, f"a CAGRA build of {len(vectors)} vectors", s)
+            on_gpu = gpu.build_cagra(vectors, metric, m, s)
+            cpu = gpu.cagra_to_hnsw(on_gpu, d, m, metric)
+        except (gpu.GpuMemoryError, RuntimeError) as e:
+            log.warning("%s; building %s on the CPU", e, factory)
+            return None
+        cpu.hnsw.efConstruction = s.ef_construction
+        cpu.hnsw.efSearch = s.ef_search
+        return cpu, on_gpu
 
     def _new_index(self, factory: str) -> faiss.Index:
         try:
@@ -433,10 +478,14 @@ class FaissStore:
         self, q: np.ndarray, k: int, allowed_ids: np.ndarray | None
     ) -> tuple[np.ndarray, np.ndarray]:
         ntotal = len(self._labels)
+        on_gpu = self._gpu_index() is not None
         if allowed_ids is not None:
             allowed = self._idmap.lookup(np.unique(np.asarray(allowed_ids, dtype=np.int64)))
             allowed = np.sort(allowed[allowed >= 0])
-            if len(allowed) <= self.settings.exact_filter_max or len(allowed) <= k:
+            small = len(allowed) <= self.settings.exact_filter_max
+            # an exact GPU copy filters with a bitmap faster than rows can be gathered
+            gpu_bitmap = self._gpu_kind == "flat" and self._gpu_filters
+            if len(allowed) <= k or (small and not gpu_bitmap):
                 return self._exact(q, k, allowed)
             mask = np.zeros(ntotal, dtype=bool)
             mask[allowed] = True
@@ -451,12 +500,16 @@ class FaissStore:
             return self._exact(q, k, np.empty(0, dtype=np.int64))
 
         sel = None if bits is None else faiss.IDSelectorBitmap(ntotal, faiss.swig_ptr(bits))
-        params = self._params(self._index, sel, boost=min(ntotal / n_ok, 1e9))
-        if params is None and sel is not None:  # index type without selector support
-            scores, pos = self._overfetch(q, k, bits)
+        boost = min(ntotal / n_ok, 1e9)
+        found = self._gpu_search(q, k, sel, bits, boost) if on_gpu else None
+        if found is not None:
+            scores, pos = found
         else:
-            index = self._gpu_index() if sel is None else self._index
-            scores, pos = index.search(q, k, params=params)
+            params = self._params(self._index, sel, boost=boost)
+            if params is None and sel is not None:  # index type without selector support
+                scores, pos = self._overfetch(q, k, bits)
+            else:
+                scores, pos = self._index.search(q, k, params=params)
         del sel  # the selector reads `bits`: keep both alive until here
 
         # a graph or list walk can come back short under a selective filter: redo those rows
@@ -512,6 +565,10 @@ class FaissStore:
 
     def _exact(self, q: np.ndarray, k: int, positions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Brute force over the given positions, in blocks (bounded memory)."""
+        if len(positions) >= gpu.GPU_EXACT_MIN and self._gpu_index() is not None:
+            found = self._gpu_exact(q, k, positions)
+            if found is not None:
+                return found
         best_s, best_p = _empty(len(q), k, self._metric)
         if len(positions) == 0:
             return best_s, best_p
@@ -553,12 +610,168 @@ class FaissStore:
             return np.empty((0, self._identity.dim), dtype=np.float32)
         return self._raw_parts[0]
 
-    def _gpu_index(self) -> faiss.Index:
-        """A GPU copy of flat/IVF indexes for unfiltered search; the saved copy stays CPU."""
-        gpu_able = isinstance(self._index, faiss.IndexFlat | faiss.IndexIVF)
-        if self._gpu is None and gpu_able and self.settings.use_gpu and _num_gpus() > 0:
-            self._gpu = faiss.index_cpu_to_all_gpus(self._index)
-        return self._index if self._gpu is None else self._gpu
+    # -- GPU (index/gpu.py) -----------------------------------------------------------------
+
+    def placement(self) -> str:
+        """Where this index is searched, and why (for `mmrag doctor` and the store page).
+
+        Reports the plan without making a GPU copy when none was made yet."""
+        with self._lock:
+            n = f"{len(self):,} vectors"
+            if self._gpu is not None:
+                kind, note, later = self._gpu_kind, self._gpu_note, ""
+            elif not self._gpu_tried:
+                (kind, note), later = self._gpu_plan(), ", copied at the first search"
+            else:
+                kind, note, later = None, self._gpu_note, ""
+            if kind is None:
+                return f"CPU: {self._factory}, {n}" + (f" ({note})" if note else "")
+            where = {"flat": "exact (GpuIndexFlat)", "cagra": "CAGRA graph"}.get(
+                kind, self._factory
+            )
+            text = f"GPU {self.settings.gpu.device}: {where}, {n}{later}"
+            if not self.is_exact:
+                text += f"; saved as {self._factory}" + (f" ({note})" if note else "")
+            if not self._gpu_filters:
+                text += "; filtered searches on the CPU (FAISS ignored an id selector on the GPU)"
+            return text
+
+    def _gpu_plan(self) -> tuple[str | None, str]:
+        """Which GPU copy suits the index ("flat", "cagra", "ivf" or None) and why."""
+        s, idx = self.settings, self._index
+        if idx is None or len(self._labels) == 0:
+            return None, ""
+        if not s.use_gpu:
+            return None, "index.store.use_gpu is off"
+        if gpu.gpu_count() <= s.gpu.device:
+            return None, "FAISS sees no GPU" if gpu.has_gpu_support() else "faiss-cpu build"
+        n, d = len(self._labels), self._identity.dim
+        if isinstance(idx, faiss.IndexFlat):
+            kind, need, note = "flat", gpu.flat_bytes(n, d, s.gpu.float16), ""
+        elif isinstance(idx, faiss.IndexHNSW) and _float_rows(idx) is not None:
+            m = idx.hnsw.nb_neighbors(1)
+            if gpu.has_cagra() and n >= gpu.CAGRA_MIN_ROWS:
+                kind, need, note = "cagra", gpu.cagra_bytes(n, d, 2 * m), ""
+            else:
+                kind, need = "flat", gpu.flat_bytes(n, d, s.gpu.float16)
+                note = "exact over the HNSW rows: " + (
+                    "too few rows for CAGRA" if gpu.has_cagra() else "this FAISS has no CAGRA"
+                )
+        elif isinstance(idx, faiss.IndexIVF):
+            kind, need, note = "ivf", n * (idx.code_size + 8), ""
+        else:
+            return None, f"FAISS has no GPU version of {self._factory}"
+        try:
+            gpu.check_budget(need, f"the {self._factory} index ({n} rows)", s)
+        except gpu.GpuMemoryError as e:
+            return None, str(e)
+        return kind, note
+
+    def _gpu_index(self) -> faiss.Index | None:
+        """The GPU copy, made on first use after a change; None: search on the CPU."""
+        if self._gpu_tried:
+            return self._gpu
+        self._gpu_tried = True
+        kind, self._gpu_note = self._gpu_plan()
+        if kind is None:
+            if self._gpu_note and gpu.gpu_count() > 0:
+                self._warn(f"{self._identity.name} index on the CPU: {self._gpu_note}")
+            return None
+        s, idx, metric = self.settings, self._index, _METRICS[self._metric]
+        try:
+            if kind == "cagra":
+                rows = _float_rows(idx)
+                self._gpu = gpu.build_cagra(rows, metric, idx.hnsw.nb_neighbors(1), s)
+            elif kind == "flat" and not isinstance(idx, faiss.IndexFlat):
+                self._gpu = gpu.flat_on_gpu(_float_rows(idx), metric, s)
+            else:
+                self._gpu = gpu.to_gpu(idx, s)
+        except RuntimeError as e:  # CUDA out of memory, an unsupported option...
+            self._gpu_note = f"the GPU copy failed: {e}"
+            self._warn(f"{self._identity.name} index on the CPU: {self._gpu_note}")
+            return None
+        self._gpu_kind = kind
+        return self._gpu
+
+    def _warn(self, message: str) -> None:
+        """Log a fallback to the CPU once per reason, not at every search."""
+        if message not in self._warned:
+            self._warned.add(message)
+            log.warning("%s", message)
+
+    def _extend_gpu(self, vectors: np.ndarray) -> bool:
+        """Append new rows to an exact GPU copy (True), rather than copying it all again."""
+        if self._gpu is None or self._gpu_kind != "flat":
+            return False
+        try:
+            need = gpu.flat_bytes(len(self._labels), self._identity.dim, self.settings.gpu.float16)
+            gpu.check_budget(need, f"the {self._factory} index", self.settings)
+            with gpu.lock:
+                self._gpu.add(vectors)
+        except (gpu.GpuMemoryError, RuntimeError) as e:
+            self._warn(f"{self._identity.name} index: {e}")
+            return False
+        return True
+
+    def _gpu_search(
+        self,
+        q: np.ndarray,
+        k: int,
+        sel: faiss.IDSelector | None,
+        bits: np.ndarray | None,
+        boost: float,
+    ) -> tuple[np.ndarray, np.ndarray] | None:
+        """Search the GPU copy with the filter bitmap; None: the CPU must answer (logged)."""
+        s, kind = self.settings, self._gpu_kind
+        if sel is not None and not self._gpu_filters:
+            return None
+        if kind == "cagra" and k > gpu.CAGRA_MAX_K:
+            self._warn(f"k={k} is over CAGRA's {gpu.CAGRA_MAX_K}: searched on the CPU")
+            return None
+        factor = 1.0 if sel is None else min(math.sqrt(boost), s.filter_boost_max)
+        if kind == "cagra":
+            params = gpu.cagra_params(sel, k, s, factor)
+        elif kind == "ivf":
+            nprobe = min(self._index.nlist, math.ceil(s.nprobe * factor))
+            params = faiss.SearchParametersIVF(sel=sel, nprobe=nprobe)
+        else:
+            params = None if sel is None else faiss.SearchParameters(sel=sel)
+        try:
+            with gpu.lock:
+                scores, pos = self._gpu.search(q, k, params=params)
+        except RuntimeError as e:
+            self._warn(f"GPU search failed ({e}): searched on the CPU")
+            return None
+        if bits is not None and sel is not None:
+            hit = pos[pos >= 0]
+            if not ((bits[hit >> 3] >> (hit & 7)) & 1).all():  # an old build ignores selectors
+                self._gpu_filters = False
+                self._warn(
+                    "this FAISS build ignores id selectors on the GPU: filtered searches of the "
+                    f"{self._identity.name} index run on the CPU"
+                )
+                return None
+        return scores, pos
+
+    def _gpu_exact(
+        self, q: np.ndarray, k: int, positions: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray] | None:
+        """Brute force over gathered rows on the GPU (filters too selective for the graph)."""
+        d = self._identity.dim
+        try:
+            gpu.check_budget(gpu.flat_bytes(len(positions), d), "an exact search", self.settings)
+            kk = min(k, len(positions))
+            scores, found = gpu.knn(
+                q, self._rows(positions), kk, _METRICS[self._metric], self.settings
+            )
+        except (gpu.GpuMemoryError, RuntimeError) as e:
+            self._warn(f"exact search on the CPU: {e}")
+            return None
+        out_s, out_p = _empty(len(q), k, self._metric)
+        ok = found >= 0
+        out_s[:, :kk] = np.where(ok, scores, out_s[:, :kk])
+        out_p[:, :kk] = np.where(ok, positions[np.maximum(found, 0)], -1)
+        return out_s, out_p
 
     # -- persistence -------------------------------------------------------------------------
 
@@ -607,11 +820,6 @@ class FaissStore:
 def _empty(nq: int, k: int, metric: Metric) -> tuple[np.ndarray, np.ndarray]:
     fill = -np.inf if metric == "ip" else np.inf
     return np.full((nq, k), fill, dtype=np.float32), np.full((nq, k), -1, dtype=np.int64)
-
-
-def _num_gpus() -> int:
-    get = getattr(faiss, "get_num_gpus", None)
-    return get() if get is not None else 0
 
 
 def _load_npy(path: Path, *, mmap: bool) -> np.ndarray:

@@ -55,6 +55,32 @@ class ModelMismatchError(VectorStoreError):
         )
 
 
+class GpuSettings(Section):
+    """How vector stores use a GPU (``index.store.gpu``; see index/gpu.py); ``use_gpu`` switches."""
+
+    device: int = Field(default=0, ge=0, description="CUDA device of the FAISS indexes")
+    memory_gb: float | None = Field(
+        default=None,
+        gt=0,
+        description="GPU memory the indexes may take; None: 80% of what is free when one is "
+        "copied. An index over it is searched on the CPU, with a message saying why",
+    )
+    float16: bool = Field(
+        default=False,
+        description="exact GPU copies in float16: half the memory and faster, scores to ~1e-3",
+    )
+    cagra_itopk: int = Field(
+        default=128, ge=16, le=1024, description="CAGRA search breadth (recall against speed)"
+    )
+    cagra_build: bool = Field(
+        default=True,
+        description="build ANN indexes with CAGRA on the GPU (saved as HNSW) when FAISS has cuVS",
+    )
+    temp_memory_mb: int | None = Field(
+        default=None, ge=0, description="FAISS scratch memory per device; None: FAISS's default"
+    )
+
+
 class VectorStoreSettings(Section):
     """Index choice and run-time knobs (defaults justified in benchmarks/results/faiss_scale.md)."""
 
@@ -91,7 +117,10 @@ class VectorStoreSettings(Section):
     threads: int | None = Field(
         default=None, ge=1, description="FAISS OpenMP threads; default: $MMRAG_THREADS or all"
     )
-    use_gpu: bool = True
+    use_gpu: bool = Field(
+        default=True, description="search (and build) on a GPU when FAISS sees one"
+    )
+    gpu: GpuSettings = Field(default_factory=GpuSettings)
 
 
 @runtime_checkable
