@@ -108,7 +108,16 @@ class RagEngine:
             why = flagged_reason(key.only_flagged) if key.only_flagged else None
             yield from self._not_found(answer, closest, t0, why or missing_reason(key.missing))
             return
-        picks = extractive.score(question, sources, self.embed_query, self.embed_passages, query)
+        model = rag.sentence_model
+        picks = extractive.score(
+            question,
+            sources,
+            self.embed_query,
+            self.embed_passages,
+            query,
+            weights=model.weights,
+            bias=model.bias,
+        )
         # passages addressed to an AI assistant never answer on their own
         flagged = {s.n for s in sources if s.suspicious}
         clean = [p for p in picks if p.n not in flagged]

@@ -1,11 +1,15 @@
 """Answers without an LLM: the best-supported sentences of the top sources, each cited.
 
-Every sentence of every source is scored against the question: semantic similarity with the
-text embedder, coverage of the question's content terms weighted by their rarity among the
-candidate sentences, a bonus when the sentence holds the kind of value the question asks for
-(a date for "when", a number for "how many", a name for "who"...) and a small one for
-higher-ranked sources. The best ones are quoted verbatim with their [n]. Text addressed to an
-AI assistant (a prompt injection) is never quoted.
+Every sentence of every source is scored against the question from a few signals: semantic
+similarity with the text embedder (absolute, and relative to the best sentence), coverage of
+the question's content terms weighted by their rarity among the candidate sentences, whether it
+names the question's key terms (identifiers, names), whether it holds the kind of value the
+question asks for (a date for "when", a number for "how many", a name for "who"...), and how
+likely its passage is to hold the answer (the search's calibrated probability) and its rank.
+A logistic model fitted on the tuning half of ``benchmarks/dev_eval``
+(``python -m benchmarks.dev_eval.fit_answers``) weighs them into the probability that the
+sentence answers; the best ones are quoted verbatim with their [n]. Text addressed to an AI
+assistant (a prompt injection) is never quoted.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ import importlib.util
 import math
 import re
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,11 +28,21 @@ import numpy as np
 
 from app.rag.text import is_cjk, looks_like_injection, normalize, split_sentences, terms
 from app.rag.types import Source
+from index.passage import with_context
+from ingest.analysis import analyzer
 
 EmbedQuery = Callable[[str], np.ndarray]  # one unit row
 EmbedPassages = Callable[[Sequence[str]], np.ndarray]  # unit rows
 
-W_SEMANTIC, W_LEXICAL, W_TYPE, W_RANK = 0.55, 0.3, 0.1, 0.05
+SENTENCE_FEATURES = (
+    "semantic",  # cosine of question and sentence (text embedder, query vs passage)
+    "semantic_gap",  # minus the best candidate sentence's cosine
+    "lexical",  # share of the question's idf mass (among candidates) the sentence holds
+    "key_terms",  # share of the question's key terms the sentence (or its passage head) names
+    "typed",  # holds the kind of value asked for (1), not (0), nothing asked (0.5)
+    "passage",  # the search's calibrated probability of the sentence's passage
+    "rank",  # 1 for the first source down to 0 for the last
+)
 _MIN_CHARS = 12
 _VALUE = re.compile(r"(?<![^\W\d_])\d")  # a number that is not part of a word like "Q3"
 _TRIM = "|•·*-– "
@@ -76,10 +90,11 @@ _TYPES: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
 class Pick:
     n: int
     sentence: str
-    score: float
+    score: float  # probability that the sentence answers the question
     semantic: float
     lexical: float
     typed: bool | None = None  # holds the kind of value asked for; None: no kind asked
+    features: tuple[float, ...] = ()
 
 
 def informative(sentence: str) -> bool:
@@ -116,8 +131,11 @@ def score(
     embed_query: EmbedQuery,
     embed_passages: EmbedPassages,
     query: str | None = None,
+    *,
+    weights: Mapping[str, float],
+    bias: float,
 ) -> list[Pick]:
-    """Every candidate sentence with its score, best first.
+    """Every candidate sentence with its probability of answering, best first.
 
     ``query`` is the standalone rewrite of a follow-up ``question``: a sentence is as close as
     it is to either (a heuristic rewrite adds earlier context words that must not outweigh the
@@ -132,24 +150,32 @@ def score(
     df = Counter(t for ts in s_terms for t in ts & q_terms)
     idf = {t: math.log(1 + len(cands) / (1 + df[t])) for t in q_terms}
     q_weight = sum(idf.values())
+    key = {t.term for t in analyzer().key_terms(query or question)}
+    heads = {s.n: terms(with_context("", s.result.title, s.result.section)) for s in sources}
+    passage = {s.n: s.result.scores.get("calibrated", s.result.score) for s in sources}
     wanted = answer_type(question)
     has_type = typed([s for _, s in cands], wanted) if wanted else [False] * len(cands)
     vecs = embed_passages([s for _, s in cands])
     sem = vecs @ embed_query(question)
     if query and query != question:
         sem = np.maximum(sem, vecs @ embed_query(query))
+    best = float(sem.max())
     last = max(s.n for s in sources)
+    w = np.array([weights.get(f, 0.0) for f in SENTENCE_FEATURES])
     picks = []
     for (n, sent), ts, sim, kind in zip(cands, s_terms, sem, has_type, strict=True):
         lexical = sum(idf[t] for t in q_terms & ts) / q_weight if q_weight else 0.0
-        rank = 1.0 - (n - 1) / max(1, last)
-        total = (
-            W_SEMANTIC * max(0.0, float(sim))
-            + W_LEXICAL * lexical
-            + W_TYPE * ((1.0 if kind else 0.0) if wanted else 0.5)
-            + W_RANK * rank
+        f = (
+            float(sim),
+            float(sim) - best,
+            lexical,
+            len(key & (ts | heads[n])) / len(key) if key else 1.0,
+            (1.0 if kind else 0.0) if wanted else 0.5,
+            float(passage[n]),
+            1.0 - (n - 1) / max(1, last),
         )
-        picks.append(Pick(n, sent, total, float(sim), lexical, kind if wanted else None))
+        p = 1.0 / (1.0 + math.exp(-float(np.dot(w, f) + bias)))
+        picks.append(Pick(n, sent, p, float(sim), lexical, kind if wanted else None, f))
     return sorted(picks, key=lambda p: p.score, reverse=True)
 
 
@@ -200,11 +226,18 @@ def answer_type(question: str) -> str | None:
     return next((name for name, (asks, _) in _TYPES.items() if asks.search(q)), None)
 
 
-def select(picks: Sequence[Pick], max_sentences: int, min_score: float) -> list[Pick]:
-    """The best sentence and close runners-up, without near-duplicates.
+RUNNER_UP = 0.5  # a second passage's sentence is quoted when at least half as likely
 
-    A runner-up must score within 10% of the best and hold the kind of value asked for; when
-    the best sentence lacks it, the best one that has it (within 40%) is added.
+
+def select(picks: Sequence[Pick], max_sentences: int, min_score: float) -> list[Pick]:
+    """The best sentence, and runners-up from other passages, without near-duplicates.
+
+    A runner-up must be at least half as likely to answer as the best sentence and hold the
+    kind of value asked for: when two passages compete, quoting both (each cited) lets the
+    reader check, where quoting the wrong one alone would mislead (on the development
+    questions, the answer's passage was cited 0.73 of the time this way vs 0.59 with the best
+    sentence alone). When the best sentence lacks the kind of value asked for, the best one
+    that has it comes first among the runners-up.
     """
     if not picks or picks[0].score < min_score:
         return []
@@ -214,20 +247,18 @@ def select(picks: Sequence[Pick], max_sentences: int, min_score: float) -> list[
 
     def fresh(p: Pick) -> bool:
         t = terms(p.sentence)
-        return not any(len(t & s) > 0.7 * min(len(t), len(s)) for s in seen)
-
-    if best.typed is False:
-        rescue = next(
-            (p for p in picks[1:] if p.typed and p.score >= max(min_score, 0.6 * best.score)),
-            None,
+        return p.n not in {c.n for c in chosen} and not any(
+            len(t & s) > 0.7 * min(len(t), len(s)) for s in seen
         )
-        if rescue is not None and fresh(rescue):
-            chosen.append(rescue)
-            seen.append(terms(rescue.sentence))
-    for p in picks[1:]:
-        if len(chosen) >= max_sentences or p.score < max(min_score, 0.9 * best.score):
+
+    floor = RUNNER_UP * best.score
+    ordered = list(picks[1:])
+    if best.typed is False:  # what was asked for (a date, a number...) first
+        ordered.sort(key=lambda p: not p.typed)
+    for p in ordered:
+        if len(chosen) >= max_sentences:
             break
-        if p in chosen or p.typed is False or not fresh(p):
+        if p.score < floor or p.typed is False or not fresh(p):
             continue
         chosen.append(p)
         seen.append(terms(p.sentence))
