@@ -1,6 +1,7 @@
 # Two commands on a fresh machine (see README):
 #   make demo   install everything, ingest the sample data in data/, search and answer a question
 #   make test   install everything and run the test suite
+# GPU=1 (make setup GPU=1) installs FAISS's CUDA build instead of faiss-cpu.
 SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -9,11 +10,13 @@ STORE ?= .mmrag-demo
 CONFIG ?= configs/offline.toml
 SYSTEM_PACKAGES := tesseract-ocr tesseract-ocr-jpn poppler-utils ffmpeg espeak-ng chromium \
 	fonts-noto-cjk libmagic1
+comma := ,
+INSTALLED := $(VENV)/.installed$(if $(GPU),-gpu)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: setup system venv demo eval test lint ui bench clean
 
-setup: system $(VENV)/.installed
+setup: system $(INSTALLED)
 
 system:
 	@missing=$$(for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
@@ -23,17 +26,22 @@ system:
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
 
-$(VENV)/.installed: pyproject.toml
+$(INSTALLED): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	# llama-cpp-python compiles llama.cpp: a portable build, not one tuned to (and crashing on
 	# some of) the build machine's CPU features
-	CMAKE_ARGS="$${CMAKE_ARGS:--DGGML_NATIVE=OFF}" $(PY) -m pip install -q -e ".[dev]"
+	CMAKE_ARGS="$${CMAKE_ARGS:--DGGML_NATIVE=OFF}" $(PY) -m pip install -q -e ".[dev$(if $(GPU),$(comma)gpu)]"
+ifneq ($(GPU),)
+	# faiss-cpu and faiss-gpu install the same `faiss` module: keep only the GPU build's files
+	$(PY) -m pip uninstall -q -y faiss-cpu
+	$(PY) -m pip install -q --force-reinstall --no-deps "faiss-gpu>=1.15,<2"
+endif
 	touch $@
 
-venv: $(VENV)/.installed
+venv: $(INSTALLED)
 
-$(VENV)/.bench-installed: $(VENV)/.installed
+$(VENV)/.bench-installed: $(INSTALLED)
 	$(PY) -m pip install -q -e ".[dev,bench]"
 	touch $@
 

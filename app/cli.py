@@ -325,8 +325,10 @@ def doctor(
 ) -> None:
     """Check the store (catalog, files, indexes) and repair what it safely can."""
     from app.api import MMRag
+    from index.gpu import device_report
 
-    findings = MMRag(_settings(config, store)).doctor(repair=repair)
+    rag = MMRag(_settings(config, store))
+    findings = rag.doctor(repair=repair)
     table = Table(title=f"mmrag doctor ({'repair' if repair else 'check only'})")
     for col in ("check", "status", "detail"):
         table.add_column(col, overflow="fold")
@@ -338,6 +340,12 @@ def doctor(
         )
         table.add_row(f.check, status, f.detail)
     out.print(table)
+    devices = Table(title="devices: where models and indexes run")
+    for col in ("what", "found"):
+        devices.add_column(col, overflow="fold")
+    for row in device_report(rag.indexer, rag.settings.ingest.transcriber.device):
+        devices.add_row(row.check, row.detail if row.ok else f"[red]{row.detail}[/red]")
+    out.print(devices)
     if any(not f.ok and not f.repaired for f in findings):
         raise typer.Exit(1)
 
