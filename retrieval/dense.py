@@ -20,7 +20,7 @@ class DenseRetriever:
     def __init__(self, indexer: Indexer) -> None:
         self.indexer = indexer
         self._stores: dict[Space, object] = {}
-        self._last: tuple[Space, str, np.ndarray] | None = None  # one search embeds once
+        self._last: dict[Space, tuple[str, np.ndarray]] = {}  # a search embeds once per space
 
     def _store(self, space: Space):  # type: ignore[no-untyped-def]
         if space not in self._stores:
@@ -30,17 +30,19 @@ class DenseRetriever:
     def refresh(self) -> None:
         """Forget opened indexes (after an ingest or reindex)."""
         self._stores.clear()
-        self._last = None
+        self._last.clear()
 
     def available(self, space: Space) -> bool:
         return self._store(space) is not None
 
     def query_vector(self, query: str, space: Space) -> np.ndarray:
-        """The query's (1, dim) vector in ``space`` (the last one is kept: a search asks often)."""
-        if self._last is not None and self._last[:2] == (space, query):
-            return self._last[2]
+        """The query's (1, dim) vector in ``space`` (the last one per space is kept: a search
+        asks for it several times)."""
+        last = self._last.get(space)
+        if last is not None and last[0] == query:
+            return last[1]
         vec = self.indexer.embedder(space).embed_texts([query], kind="query")
-        self._last = (space, query, vec)
+        self._last[space] = (query, vec)
         return vec
 
     def search_text(

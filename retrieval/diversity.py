@@ -14,6 +14,7 @@ looking for exactly that one.
 
 from __future__ import annotations
 
+import functools
 import unicodedata
 from collections.abc import Callable, Sequence
 
@@ -28,6 +29,7 @@ MIN_CHARS = 24  # shorter texts (a table cell, a caption) are too short to call 
 _rng = np.random.default_rng(20240607)
 _A = _rng.integers(1, 2**63 - 1, PERMUTATIONS, dtype=np.uint64) | np.uint64(1)
 _B = _rng.integers(0, 2**63 - 1, PERMUTATIONS, dtype=np.uint64)
+_EMPTY = np.full(PERMUTATIONS, np.iinfo(np.uint64).max, dtype=np.uint64)
 _POW = np.array([pow(1000003, i, 2**64) for i in range(SHINGLE)], dtype=np.uint64)
 
 
@@ -67,6 +69,14 @@ def _span_overlap(a: SearchResult, b: SearchResult) -> float:
     return max(0, inter) / shorter if shorter > 0 else 0.0
 
 
+@functools.lru_cache(maxsize=8192)
+def _fingerprint(text: str) -> tuple[int, np.ndarray]:
+    """(number of shingles, MinHash signature) of a text: the same passages come back search
+    after search, so they are computed once."""
+    h = shingles(text)
+    return len(h), signature(h)
+
+
 def _same_format(a: SearchResult, b: SearchResult) -> bool:
     return a.modality == b.modality and (a.file_type or "") == (b.file_type or "")
 
@@ -85,8 +95,7 @@ def suppress_duplicates(
         if limit is not None and len(kept) >= limit:
             break
         text_ok = len(r.text.strip()) >= MIN_CHARS
-        h = shingles(r.text) if text_ok else np.zeros(0, dtype=np.uint64)
-        sig = signature(h)
+        size, sig = _fingerprint(r.text) if text_ok else (0, _EMPTY)
         dup_of = None
         for j, other in enumerate(kept):
             if _span_overlap(r, other) >= settings.span_overlap:
@@ -95,14 +104,14 @@ def suppress_duplicates(
             if not text_ok or sizes[j] == 0 or not _same_format(r, other):
                 continue
             jac = float((sig == sigs[j]).mean())
-            shared = jac / (1 + jac) * (len(h) + sizes[j])  # |A ∩ B| from J, |A| and |B|
-            if jac >= settings.jaccard or shared / min(len(h), sizes[j]) >= settings.containment:
+            shared = jac / (1 + jac) * (size + sizes[j])  # |A ∩ B| from J, |A| and |B|
+            if jac >= settings.jaccard or shared / min(size, sizes[j]) >= settings.containment:
                 dup_of = j
                 break
         if dup_of is None:
             kept.append(r)
             sigs.append(sig)
-            sizes.append(len(h))
+            sizes.append(size)
             continue
         dropped += 1
         keeper = kept[dup_of]
