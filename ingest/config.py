@@ -49,6 +49,12 @@ class TranscriberSettings(Section):
     compute_type: str = "auto"  # int8 on CPU, float16 on CUDA
     language: str | None = None  # None: detect per file
     beam_size: int = 5
+    batch_size: int = Field(
+        default=16,
+        ge=1,
+        description="on CUDA, speech windows decoded together (faster-whisper's batched "
+        "pipeline, with VAD); 1 or the CPU: one window after the other",
+    )
     vad: bool = True
     window_min_s: float = 30.0
     window_max_s: float = 60.0

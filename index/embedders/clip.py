@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -152,19 +153,57 @@ class OpenClipEmbedder:
         return np.concatenate(out)
 
     def embed_images(self, images: Sequence[Path | Image.Image]) -> np.ndarray:
-        """Embed image files or PIL images; broken files raise ``ValueError`` naming the file."""
+        """Embed image files or PIL images; broken files raise ``ValueError`` naming the file.
+
+        On a GPU, CPU threads decode the next batch while the GPU encodes this one (JPEG
+        decoding and resizing release the GIL); on a CPU, decoding would only take cores
+        from the model, so batches are decoded in turn.
+        """
         import torch
 
         out = [np.zeros((0, self.dim), np.float32)]
-        draft = 2 * self._m.image_size
-        for batch in _batches(list(images), self.batch_size):
-            # decode per batch so memory stays bounded for large folders
-            pixels = torch.stack([self._m.preprocess(load_image(im, draft)) for im in batch])
-            pixels = pixels.to(self.device, dtype=self._m.input_dtype)
-            threads = torch_threads_for(len(batch), self.device)
-            with threads, torch.inference_mode(), self._autocast():
-                out.append(self._finish(self._m.model.encode_image(pixels, normalize=True)))
+        batches = list(_batches(list(images), self.batch_size))
+        if not batches:
+            return out[0]
+        workers = _decode_workers(self.device)
+        # decode per batch so memory stays bounded for large folders
+        pool = ThreadPoolExecutor(workers, thread_name_prefix="clip-decode") if workers else None
+        # one more thread gathers a batch from the decoders, so only a GPU ahead of them waits
+        gather = ThreadPoolExecutor(1, thread_name_prefix="clip-batch") if workers else None
+        try:
+            ahead = self._decode(batches[0], pool, gather)
+            for i, batch in enumerate(batches):
+                pixels = ahead.result() if gather else ahead
+                if i + 1 < len(batches):
+                    ahead = self._decode(batches[i + 1], pool, gather)
+                pixels = pixels.to(self.device, dtype=self._m.input_dtype, non_blocking=True)
+                threads = torch_threads_for(len(batch), self.device)
+                with threads, torch.inference_mode(), self._autocast():
+                    out.append(self._finish(self._m.model.encode_image(pixels, normalize=True)))
+        finally:
+            for executor in (gather, pool):
+                if executor is not None:
+                    executor.shutdown(cancel_futures=True)
         return np.concatenate(out)
+
+    def _decode(
+        self, batch: list[Any], pool: ThreadPoolExecutor | None, gather: ThreadPoolExecutor | None
+    ) -> Any:
+        """Pixels of a batch: a tensor, or with threads a future of one (pinned for the copy)."""
+        import torch
+
+        draft = 2 * self._m.image_size
+
+        def one(im: Any) -> Any:
+            return self._m.preprocess(load_image(im, draft))
+
+        if pool is None or gather is None:
+            return torch.stack([one(im) for im in batch])
+        def stack() -> Any:
+            pixels = torch.stack(list(pool.map(one, batch)))
+            return pixels.pin_memory() if torch.cuda.is_available() else pixels
+
+        return gather.submit(stack)
 
     def _autocast(self) -> Any:
         import contextlib
@@ -181,6 +220,13 @@ class OpenClipEmbedder:
         v = x.float().cpu().numpy()
         # re-normalise in fp32: rows normalised in fp16 are only unit to ~1e-3
         return v / np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-12)
+
+
+def _decode_workers(device: str) -> int:
+    """Image decoding threads: none on a CPU (the model needs the cores), else up to 8."""
+    if not device.startswith("cuda"):
+        return 0
+    return max(1, min(8, (os.cpu_count() or 2) - 1))
 
 
 def _batches(items: list[Any], size: int) -> Iterator[list[Any]]:

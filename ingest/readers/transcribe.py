@@ -191,6 +191,8 @@ def load_model(name: str, device: str, compute_type: str, cpu_threads: int) -> W
             from faster_whisper import WhisperModel
 
             path = resolve_model(name)
+            if device == "cuda":
+                _preload_cublas12()
             try:
                 _models[key] = WhisperModel(
                     path, device=device, compute_type=compute_type, cpu_threads=cpu_threads
@@ -198,6 +200,21 @@ def load_model(name: str, device: str, compute_type: str, cpu_threads: int) -> W
             except Exception as exc:  # say which model, whatever went wrong
                 raise RuntimeError(f"cannot load speech model {name!r} ({path}): {exc}") from exc
         return _models[key]
+
+
+def _preload_cublas12() -> None:
+    """Load pip's CUDA 12 cuBLAS (the gpu extra) globally: CTranslate2 opens libcublas.so.12 by
+    name, and the wheel's folder is not on the loader's search path."""
+    import ctypes
+
+    try:
+        import nvidia.cublas as cublas  # nvidia-cublas-cu12 (namespace package)
+    except ImportError:
+        return  # a system CUDA 12 may still provide it
+    for folder in cublas.__path__:
+        for lib in ("libcublasLt.so.12", "libcublas.so.12"):
+            if (Path(folder) / "lib" / lib).is_file():
+                ctypes.CDLL(str(Path(folder) / "lib" / lib), mode=ctypes.RTLD_GLOBAL)
 
 
 class FasterWhisperTranscriber:
@@ -211,6 +228,7 @@ class FasterWhisperTranscriber:
         self.cpu_threads = (
             cpu_threads or int(os.environ.get("OMP_NUM_THREADS") or 0) or (os.cpu_count() or 1)
         )
+        self.batched = self.device == "cuda" and settings.batch_size > 1 and settings.vad
 
     def transcribe(self, path: Path) -> Transcript:
         from faster_whisper.vad import VadOptions, get_speech_timestamps
@@ -225,8 +243,7 @@ class FasterWhisperTranscriber:
             if not speech:  # silence or noise: never give Whisper the chance to invent text
                 return Transcript(None, None, duration, [], speech_s=0.0)
         model = load_model(self.settings.model, self.device, self.compute_type, self.cpu_threads)
-        raw, info = model.transcribe(
-            audio,
+        options = dict(
             language=self.settings.language,
             beam_size=self.settings.beam_size,
             vad_filter=self.settings.vad,
@@ -237,6 +254,13 @@ class FasterWhisperTranscriber:
             no_speech_threshold=0.6,
             temperature=TEMPERATURES,
         )
+        if self.batched:  # a GPU decodes many windows at once; it needs VAD to cut them
+            from faster_whisper import BatchedInferencePipeline
+
+            pipeline = BatchedInferencePipeline(model)
+            raw, info = pipeline.transcribe(audio, batch_size=self.settings.batch_size, **options)
+        else:
+            raw, info = model.transcribe(audio, **options)
         segments = [Segment(s.start, s.end, s.text) for s in raw]  # decoding happens here
         kept, dropped = filter_segments(segments, duration, speech)
         return Transcript(
