@@ -397,3 +397,100 @@ def test_gpu_cagra_round_trip(tmp_path: Path) -> None:
     store.save(tmp_path / "s")
     cpu = FaissStore.open(tmp_path / "s", settings=settings(use_gpu=False))
     assert recall(cpu.search(x[:100], 10)[1], truth) > 0.9
+
+
+# -- embedding at GPU speed (the GPU-only paths, run on the CPU) ---------------------------------
+
+DATA = Path(__file__).resolve().parent.parent / "data"
+
+
+def test_clip_images_decoded_by_worker_threads_give_the_same_vectors(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from index.embedders import clip
+
+    assert clip._decode_workers("cpu") == 0  # the CPU path decodes in turn, as before
+    embedder = clip.OpenClipEmbedder("builtin:tiny-clip", device="cpu", batch_size=2)
+    images = sorted((DATA / "images").glob("*.jpg"))[:5]
+    in_turn = embedder.embed_images(images)
+    monkeypatch.setattr(clip, "_decode_workers", lambda device: 2)
+    threaded = embedder.embed_images(images)
+    np.testing.assert_allclose(threaded, in_turn, atol=1e-5)
+    with pytest.raises(ValueError, match="cannot read image"):
+        embedder.embed_images([*images, DATA / "README.md"])
+
+
+def test_whisper_on_cuda_decodes_windows_in_batches(monkeypatch: pytest.MonkeyPatch) -> None:
+    from types import SimpleNamespace
+
+    import faster_whisper
+
+    from ingest.config import TranscriberSettings
+    from ingest.readers import transcribe
+
+    seen: dict[str, Any] = {}
+
+    class Pipeline:
+        def __init__(self, model: Any) -> None:
+            seen["model"] = model
+
+        def transcribe(self, audio: Any, batch_size: int, **options: Any) -> Any:
+            seen.update(batch_size=batch_size, **options)
+            segment = SimpleNamespace(start=0.5, end=2.0, text=" Welcome")
+            return iter([segment]), SimpleNamespace(language="en", language_probability=0.99)
+
+    monkeypatch.setattr(transcribe, "load_model", lambda *args: "the model")
+    monkeypatch.setattr(faster_whisper, "BatchedInferencePipeline", Pipeline)
+    on_gpu = transcribe.FasterWhisperTranscriber(TranscriberSettings(device="cuda"))
+    assert (on_gpu.device, on_gpu.compute_type, on_gpu.batched) == ("cuda", "float16", True)
+    out = on_gpu.transcribe(DATA / "audio" / "welcome.wav")
+    assert seen["model"] == "the model" and seen["batch_size"] == 16 and seen["vad_filter"]
+    assert out.language == "en"
+    cpu = transcribe.FasterWhisperTranscriber(TranscriberSettings(device="cpu"))
+    assert (cpu.compute_type, cpu.batched) == ("int8", False)
+    no_vad = TranscriberSettings(device="cuda", vad=False)
+    assert not transcribe.FasterWhisperTranscriber(no_vad).batched  # batches are cut by VAD
+
+
+# -- benchmarks/gpu.py --------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_gpu_benchmark_dry_run_measures_every_section_on_the_cpu(tmp_path: Path) -> None:
+    import json
+
+    from benchmarks import gpu as bench
+
+    out = tmp_path / "gpu.json"
+    bench.main(["--dry-run", "--out", str(out)])
+    doc = json.loads(out.read_text())
+    assert doc["dry_run"] and "SYNTHETIC" in doc["note"]
+    sections = doc["sections"]
+    assert set(sections) == {"text", "clip", "whisper", "index", "ingest"}
+    for name, per_device in sections.items():
+        runs = per_device["3000"] if name == "index" else per_device
+        assert "error" not in runs["cpu"], (name, runs["cpu"])
+        if gpu.gpu_count() == 0:  # said, not silently missing
+            assert runs["cuda"]["skipped"].startswith(("no CUDA GPU", "FAISS is the"))
+    assert sections["text"]["cpu"]["per_s"] > 0 and sections["clip"]["cpu"]["per_s"] > 0
+    assert sections["whisper"]["cpu"]["rtf"] > 0
+    index = sections["index"]["3000"]["cpu"]
+    assert index["unfiltered"]["recall_at_10"] > 0.9 and index["filter_half"]["batch_qps"] > 0
+    assert sections["ingest"]["cpu"]["ingested"] == 6  # 3 files x 2 distinct copies
+
+
+def test_corpus_copies_differ_in_bytes_not_in_content(tmp_path: Path) -> None:
+    import hashlib
+
+    from benchmarks import gpu as bench
+
+    bench.copy_corpus(tmp_path, 2, ["office/*", "images/*", "notes/*"])
+    first = sorted((tmp_path / "copy000").rglob("*.*"))
+    assert len(first) >= 5
+    for f in first:
+        twin = tmp_path / "copy001" / f.relative_to(tmp_path / "copy000")
+        assert hashlib.sha256(f.read_bytes()).digest() != hashlib.sha256(twin.read_bytes()).digest()
+    from PIL import Image
+
+    for picture in (tmp_path / "copy001" / "images").iterdir():
+        Image.open(picture).load()  # still decodes
