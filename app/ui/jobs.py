@@ -118,13 +118,20 @@ class JobManager:
     """Starts ingestion jobs for one store, one at a time, and keeps their history.
 
     ``inline``: the same store set to read in-process (``ingest.workers = 0``), for small jobs.
+    ``ready``: set once the app has loaded its models and readers; a job waits for it, since
+    two threads importing the same libraries at once can fail (transformers' lazy imports do).
     """
 
     def __init__(
-        self, rag: MMRag, on_change: Callable[[], None], inline: MMRag | None = None
+        self,
+        rag: MMRag,
+        on_change: Callable[[], None],
+        inline: MMRag | None = None,
+        ready: threading.Event | None = None,
     ) -> None:
         self.rag = rag
         self.inline = inline or rag
+        self.ready = ready
         self.on_change = on_change  # called after the store's content changed
         self.jobs: list[IngestJob] = []
         self._lock = threading.Lock()
@@ -159,6 +166,8 @@ class JobManager:
             job.index[space] = (done, todo)
 
         try:
+            if self.ready is not None:
+                self.ready.wait(timeout=600)  # status "queued" meanwhile
             job.status = "counting"
             job.total = self.rag.pipeline.count(paths)
             rag = self.inline if job.total <= INLINE_FILES else self.rag

@@ -49,7 +49,8 @@ class Resources:
         # small jobs are read in this process, where the readers' models stay loaded: a pool
         # of reader processes costs seconds to start, more than a few files take to read
         inline = self.rag({"ingest": {"workers": 0}})
-        self.jobs = JobManager(self.base, self.changed, inline=inline)
+        self.warmed = threading.Event()  # every warm-up step done (ready: the search models)
+        self.jobs = JobManager(self.base, self.changed, inline=inline, ready=self.warmed)
         self.maps = MapCache(self.base.catalog, self.base.indexer, self.store_dir)
         self.version = 0  # bumps whenever the store's content changes
         self.max_upload_mb = float(os.environ.get(ENV_UPLOAD_MB) or 200)
@@ -123,11 +124,14 @@ class Resources:
             self._warm_answers,
             self._warm_readers,
         ]
-        for step in steps:
-            try:
-                step()
-            except Exception:
-                log.warning("warm-up step failed", exc_info=True)
+        try:
+            for step in steps:
+                try:
+                    step()
+                except Exception:  # as above: the real use reports real errors
+                    log.warning("warm-up step failed", exc_info=True)
+        finally:
+            self.warmed.set()
 
     def _warm_answers(self) -> None:
         """A first question pays the answering code's imports (~2 s here, 5 s with a busy
