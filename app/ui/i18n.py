@@ -421,8 +421,8 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "settings.k": {"en": "Results per search (k)", "ja": "検索結果数（k）"},
     "settings.fusion": {"en": "Fusion", "ja": "統合方式"},
     "settings.fusion.auto": {
-        "en": "Automatic (calibrated when fitted for the text model, else RRF)",
-        "ja": "自動（テキストモデル用に調整済みなら確率で統合、なければ RRF）",
+        "en": "Automatic (calibrated if fitted, else RRF)",
+        "ja": "自動（調整済みなら確率、なければ RRF）",
     },
     "settings.fusion.calibrated": {
         "en": "Calibrated probabilities",
