@@ -199,6 +199,7 @@ class OpenClipEmbedder:
 
         if pool is None or gather is None:
             return torch.stack([one(im) for im in batch])
+
         def stack() -> Any:
             pixels = torch.stack(list(pool.map(one, batch)))
             return pixels.pin_memory() if torch.cuda.is_available() else pixels
