@@ -118,12 +118,12 @@ class Analyzer:
                 continue
             before = question[max(0, t.start - 1) : t.start]
             after = question[t.end : t.end + 2]
-            compound = before in (".", "_", "-", "/") or after[:1] in ("_", "/") or (
-                after[:1] in (".", "-") and after[1:2].isalnum()
+            compound = (
+                before in (".", "_", "-", "/")
+                or after[:1] in ("_", "/")
+                or (after[:1] in (".", "-") and after[1:2].isalnum())
             )
-            identifier = any(c.isdigit() for c in surface) or any(
-                c.isupper() for c in surface[1:]
-            )
+            identifier = any(c.isdigit() for c in surface) or any(c.isupper() for c in surface[1:])
             proper = surface[:1].isupper() and _mid_sentence(question, t.start)
             if identifier or compound or proper or _rare_word(surface):
                 key.append(t)

@@ -170,3 +170,27 @@ def test_wrong_extension_is_read_by_content_with_a_warning(
     assert file_type == "txt"
     assert "wrong extension" in doc.warnings[0] or ".png" in doc.warnings[0]
     assert "wrong extension" in doc.items[0].text
+
+
+def test_html_navigation_and_tables_of_contents_are_not_read(
+    ctx: ReadContext, tmp_path: Path
+) -> None:
+    page = tmp_path / "page.html"
+    menu = "".join(f'<li><a href="{n}.html">{n} module</a></li>' for n in ("fs", "net", "zlib"))
+    page.write_text(
+        '<?xml version="1.0" encoding="UTF-8"?>\n<html xmlns="http://www.w3.org/1999/xhtml">'
+        "<body><a class='skip-to-content' href='#main'>Skip to content</a>"
+        f"<div role='navigation' id='column2'><ul>{menu}</ul></div>"
+        "<header class='header'><div class='toc'><ul><li>Event: close</li></ul></div></header>"
+        "<div class='navheader'>Prev Up Next</div><main id='main'><article>"
+        "<header><h1>Events</h1></header><h2>Event: close</h2>"
+        "<p>The close event is emitted when the stream and its resources are closed.</p>"
+        "</article></main><div class='navfooter'>Prev Home Next</div></body></html>",
+        encoding="utf-8",
+    )
+    _, doc = read_file(page, ctx)
+    text = "\n".join(i.text for i in doc.items)
+    assert "The close event is emitted" in text and "Events" in text  # the article's own header
+    for furniture in ("zlib module", "Skip to content", "Prev Up Next", "Prev Home Next"):
+        assert furniture not in text
+    assert text.count("Event: close") == 1  # the heading, not its table-of-contents entry

@@ -131,16 +131,13 @@ def test_catalogue_has_every_key_in_both_languages() -> None:
 
 
 def test_highlighting_marks_terms_and_escapes_html() -> None:
-    from app.ui.highlight import highlight_html, snippet
+    from app.ui.highlight import highlight_html
 
     out = highlight_html("Revenues grew; <script>alert(1)</script> revenue", "quarterly revenue")
     assert out.count("<mark>") == 2 and "<script>" not in out and "&lt;script&gt;" in out
-    ja = highlight_html("2025年11月14日に防災訓練を実施します。", "防災訓練はいつ")
-    assert "<mark>防災訓練</mark>" in ja
-    text = "filler " * 200 + "the Millbrook footbridge inspection" + " filler" * 200
-    window, spans = snippet(text, "footbridge", width=120)
-    assert len(window) < 140 and window.startswith("…") and window.endswith("…")
-    assert [window[a:b] for a, b in spans] == ["footbridge"]
+    # Japanese: Sudachi's dictionary forms, as BM25 matched them (not character bigrams)
+    ja = highlight_html("2025年11月14日に防災訓練を実施しました。", "防災訓練を実施するのはいつ")
+    assert "<mark>防災訓練</mark>" in ja and "<mark>実施</mark>" in ja  # 実施する ~ 実施しました
 
 
 # -- file safety ---------------------------------------------------------------------------

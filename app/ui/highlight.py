@@ -54,37 +54,3 @@ def highlight_html(text: str, query: str | None, spans: list[Span] | None = None
         at = end
     parts.append(html.escape(text[at:]))
     return "".join(parts)
-
-
-def snippet(text: str, query: str | None, width: int = 320) -> tuple[str, list[Span]]:
-    """A window of about ``width`` characters around the densest matches, and its spans."""
-    text = " ".join(text.split())
-    spans = match_spans(text, query) if query else []
-    if len(text) <= width:
-        return text, spans
-    start = 0
-    if spans:
-        # the window that covers the most matches, starting a little before its first one
-        best, best_n = spans[0][0], 0
-        for s, _ in spans:
-            n = sum(1 for a, b in spans if a >= s and b <= s + width)
-            if n > best_n:
-                best, best_n = s, n
-        start = max(0, best - width // 5)
-        space = text.rfind(" ", 0, start)
-        start = space + 1 if space >= 0 and start - space < 20 else start
-    end = min(len(text), start + width)
-    if end < len(text):
-        cut = text.rfind(" ", start, end)
-        end = cut if cut > start + width // 2 else end
-    window = text[start:end]
-    prefix = "… " if start > 0 else ""
-    suffix = " …" if end < len(text) else ""
-    shift = len(prefix) - start
-    inside = [(a + shift, b + shift) for a, b in spans if a >= start and b <= end]
-    return prefix + window + suffix, inside
-
-
-def snippet_html(text: str, query: str | None, width: int = 320) -> str:
-    window, spans = snippet(text, query, width)
-    return highlight_html(window, None, spans)
