@@ -593,6 +593,21 @@ def test_ingest_progress_moves_per_file_and_stage() -> None:
     assert len(set(seen)) > 8  # and it moves at every step
 
 
+def test_progress_walk_follows_external_links_as_the_ingest_does(tmp_path: Path) -> None:
+    from app.ui.jobs import _discover
+    from ingest.discover import Candidate, Problem
+    from tests.conftest import offline_settings
+
+    folder, outside = tmp_path / "in", tmp_path / "out"
+    folder.mkdir()
+    outside.mkdir()
+    (outside / "far.md").write_text("# Far\n\nA note outside the folder.\n")
+    (folder / "link.md").symlink_to(outside / "far.md")
+    for follow, kind in ((False, Problem), (True, Candidate)):
+        rag = MMRag(offline_settings(tmp_path / "store", ingest={"follow_external_links": follow}))
+        assert [type(c) for c in _discover(rag, [folder])] == [kind], follow
+
+
 def test_map_layouts_are_cached_per_generation_and_grow_incrementally(tmp_path: Path) -> None:
     import numpy as np
 

@@ -216,7 +216,9 @@ def _discover(rag: MMRag, paths: list[Path]) -> Iterator[Any]:
 
     s = rag.settings.ingest
     try:
-        yield from discover(paths, s.include, s.exclude)
+        yield from discover(
+            paths, s.include, s.exclude, follow_external_links=s.follow_external_links
+        )
     except Exception:  # noqa: BLE001 - a guess for the progress line; the pipeline reports
         return
 
