@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import importlib.util
+import logging
 import os
 from pathlib import Path
 
@@ -21,6 +22,9 @@ def setup_unstructured() -> None:
     os.environ.setdefault("DO_NOT_TRACK", "true")
     os.environ.setdefault("SCARF_NO_ANALYTICS", "true")
     os.environ.setdefault("UNSTRUCTURED_DISABLE_NOTICE", "1")
+    # pdfminer warns once per font of many browser-printed PDFs ("Could not get FontBBox"):
+    # noise in an ingest's output, the text is read all the same
+    logging.getLogger("pdfminer").setLevel(logging.ERROR)
     import unstructured.nlp.tokenize as tokenize
 
     if importlib.util.find_spec("en_core_web_sm") is not None:
