@@ -25,7 +25,7 @@ from rich.table import Table
 from rich.text import Text
 
 from app.config import Settings, load_settings
-from ingest.paths import readable, unescape
+from ingest.paths import display_name, readable
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -148,7 +148,7 @@ def _format_hit(hit: dict[str, Any]) -> tuple[str, str]:
         where = f"p. {hit['page']}" + (f"-{end}" if end > hit["page"] else "")
     elif hit["t_start"] is not None:
         where = f"{_clock(hit['t_start'])}-{_clock(hit['t_end'] or hit['t_start'])}"
-    return readable(unescape(Path(hit["source"]).name)), where
+    return display_name(hit["source"]), where
 
 
 def _clock(seconds: float) -> str:

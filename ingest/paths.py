@@ -5,7 +5,8 @@ old Windows or Japanese disk) as lone surrogates (PEP 383), which SQLite, JSON a
 protocol refuse. The catalog therefore keeps paths *escaped*: each such byte as ``\\xHH`` and a
 backslash as ``\\\\``, every other character as it is, so ordinary paths read the same.
 ``unescape`` gives the exact original back (``as_path`` to open the file); ``readable`` is a
-best guess (Shift_JIS, EUC-JP) for showing and indexing a name, never for opening it.
+best guess (Shift_JIS, EUC-JP) for showing and indexing a name, never for opening it;
+``display`` and ``display_name`` show a catalog path (every page, answer and table uses them).
 """
 
 from __future__ import annotations
@@ -50,6 +51,16 @@ def readable(text: str | os.PathLike[str]) -> str:
     UTF-8 folder reads right. Lossy: open files with :func:`as_path`, never with this.
     """
     return _UNDECODED_WORD.sub(_guess_word, os.fspath(text))
+
+
+def display(stored: str) -> str:
+    """A catalog path as people read it: the original name, undecodable bytes guessed."""
+    return readable(unescape(stored))
+
+
+def display_name(stored: str) -> str:
+    """The file name of a catalog path as people read it ("" for "")."""
+    return readable(as_path(stored).name) if stored else ""
 
 
 def _escape_char(m: re.Match[str]) -> str:

@@ -10,6 +10,7 @@ import numpy as np
 from sqlalchemy import func, select
 
 from ingest.catalog import Asset, Catalog, Chunk, Document, FileRecord
+from ingest.paths import display
 
 MODALITIES = ("text", "image", "audio")
 
@@ -18,7 +19,8 @@ MODALITIES = ("text", "image", "audio")
 class Filters:
     modalities: tuple[str, ...] = ()  # empty: all
     file_types: tuple[str, ...] = ()  # pdf, docx, png ...
-    path_glob: str | None = None  # matched against the full path, e.g. "*/reports/*"
+    # matched against the full path as stored and as people read it, e.g. "*/reports/*"
+    path_glob: str | None = None
     date_from: date | None = None  # EXIF date for photos, else the file's modification date
     date_to: date | None = None
     languages: tuple[str, ...] = ()
@@ -66,8 +68,12 @@ def allowed_ids(catalog: Catalog, filters: Filters) -> np.ndarray | None:
             docs = [
                 d
                 for d, p in s.execute(select(FileRecord.document_id, FileRecord.path))
-                if d is not None
-                and (fnmatch.fnmatch(p, pattern) or fnmatch.fnmatch(p, f"*{pattern}*"))
+                if d is not None and (_matches(p, pattern) or _matches(display(p), pattern))
             ]
             q = q.where(Chunk.document_id.in_(set(docs)))
         return np.fromiter(s.scalars(q.order_by(Chunk.id)), dtype=np.int64)
+
+
+def _matches(path: str, pattern: str) -> bool:
+    # a bare word ("reports") finds it anywhere in the path, as people type it
+    return fnmatch.fnmatch(path, pattern) or fnmatch.fnmatch(path, f"*{pattern}*")

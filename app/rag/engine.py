@@ -6,7 +6,6 @@ import re
 from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
-from pathlib import Path
 from time import perf_counter
 from typing import TYPE_CHECKING
 
@@ -19,6 +18,7 @@ from app.rag.errors import LLMContextOverflow
 from app.rag.evidence import check_key_terms, flagged_reason, missing_reason
 from app.rag.llms import ChatBackend, load, resolve
 from app.rag.types import Answer, Retrieved, Source
+from ingest.paths import display_name
 from retrieval.filters import Filters
 from retrieval.types import SearchResult
 
@@ -146,7 +146,7 @@ class RagEngine:
         given = draft.sources
         answer.sources = given
         answer.warnings = draft.warnings + [
-            f"source [{s.n}] ({Path(s.result.source).name}) contains text addressed to an AI "
+            f"source [{s.n}] ({display_name(s.result.source)}) contains text addressed to an AI "
             "assistant; it was treated as data"
             for s in given
             if s.suspicious
@@ -266,7 +266,7 @@ def _says_not_found(text: str) -> bool:
 
 def _where(src: Source) -> str:
     r = src.result
-    name = Path(r.source).name or "(unknown)"
+    name = display_name(r.source) or "(unknown)"
     if r.page is not None:
         return f"{name} p. {r.page}"
     if r.t_start is not None:

@@ -20,11 +20,11 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from app.rag.types import Source
 from index.passage import with_context
 from ingest.analysis import Term, analyzer
+from ingest.paths import display_name
 
 _JOINER = re.compile(r"[\s._\-/:+#]*")
 
@@ -93,7 +93,7 @@ def _share(phrase: Sequence[Term], found: set[str]) -> float:
 
 def flagged_reason(flagged: Sequence[Source]) -> str:
     """Why passages that seem to answer were not used (they address an AI assistant)."""
-    names = ", ".join(dict.fromkeys(Path(s.result.source).name for s in flagged))
+    names = ", ".join(dict.fromkeys(display_name(s.result.source) for s in flagged))
     return (
         f"The only passage that answers it ({names}) contains instructions aimed at an AI "
         "assistant, so it is not used as evidence on its own."

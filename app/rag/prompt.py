@@ -12,7 +12,6 @@ import io
 import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from pathlib import Path
 
 from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 from PIL import Image
@@ -20,6 +19,7 @@ from PIL import Image
 from app.rag.config import RagSettings
 from app.rag.text import looks_like_injection
 from app.rag.types import Source
+from ingest.paths import as_path, display_name
 from retrieval.types import SearchResult
 
 NOT_FOUND = "The answer is not in your files."
@@ -62,7 +62,7 @@ def make_sources(results: Sequence[SearchResult], settings: RagSettings) -> list
 def describe(src: Source) -> str:
     """One header line: file, page, section, time span, kind."""
     r = src.result
-    parts = [f"file: {Path(r.source).name}" if r.source else "file: (unknown)"]
+    parts = [f"file: {display_name(r.source)}" if r.source else "file: (unknown)"]
     if r.page is not None:
         end = r.page_end if r.page_end and r.page_end != r.page else None
         parts.append(f"page {r.page}" + (f"-{end}" if end else ""))
@@ -88,10 +88,10 @@ def clock(seconds: float) -> str:
 
 def image_part(path: str | None, max_px: int) -> dict[str, object] | None:
     """An OpenAI-style image part (base64 data URL), or None when the file cannot be read."""
-    if not path or not Path(path).is_file():
+    if not path or not as_path(path).is_file():  # escaped when its name is not UTF-8
         return None
     try:
-        with Image.open(path) as img:
+        with Image.open(as_path(path)) as img:
             img = img.convert("RGB")
             img.thumbnail((max_px, max_px))
             buf = io.BytesIO()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import html
 import re
-from pathlib import Path
 from typing import Any
 
 import streamlit as st
@@ -14,6 +13,7 @@ from app.rag.types import Retrieved
 from app.ui.components import audio_player, md_escape, open_item, where
 from app.ui.i18n import t
 from app.ui.state import resources
+from ingest.paths import display_name
 
 _CITE = re.compile(r"\[(\d{1,3})\]")
 
@@ -60,7 +60,7 @@ def answer_html(text: str, cited: set[int]) -> str:
 
 
 def citation_label(c: dict[str, Any]) -> str:
-    name = Path(c.get("source") or "").name
+    name = display_name(c.get("source") or "")
     w = where(c)
     return f"[{c['n']}] {name}" + (f" · {w}" if w else "")
 

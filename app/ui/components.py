@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import html
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import streamlit as st
@@ -15,7 +14,7 @@ from app.ui.i18n import t
 from app.ui.items import ItemDetail, item_detail
 from app.ui.passages import neighbour_html, passage_html, snippet_html
 from app.ui.state import Resources, resources
-from ingest.paths import readable
+from ingest.paths import display, display_name, readable
 
 ICONS = {
     "text": ":material/description:",
@@ -122,7 +121,7 @@ def where(hit: dict[str, Any] | ItemDetail) -> str:
 
 def header(hit: dict[str, Any], rank: int | None = None) -> str:
     """Markdown title line of a result: icon, file name, where, section (escaped)."""
-    name = md_escape(Path(hit.get("source") or "").name or "?")
+    name = md_escape(display_name(hit.get("source") or "") or "?")
     parts = [f"{ICONS.get(hit.get('modality', ''), '')} **{name}**"]
     if w := where(hit):
         parts.append(md_escape(w))
@@ -169,7 +168,7 @@ def result_card(hit: dict[str, Any], query: str | None, rank: int | None, key: s
         if hit.get("text"):
             st.html(f'<div class="mm-snippet">{snippet_html(hit["text"], query)}</div>')
         if hit.get("also_in"):
-            names = ", ".join(Path(p).name for p in hit["also_in"])
+            names = ", ".join(display_name(p) for p in hit["also_in"])
             st.caption(md_escape(t("search.also_in", names=names)))
         if hit.get("modality") == "audio":
             audio_player(
@@ -204,7 +203,7 @@ def _grid_card(res: Resources, hit: dict[str, Any], query: str | None, key: str)
         st.image(framed, width="stretch")
     else:
         st.caption(t("common.missing"))
-    name = Path(hit.get("source") or "").name
+    name = display_name(hit.get("source") or "")
     label = f"{name} · {where(hit)}" if where(hit) else name
     score = score_label(hit) or ""
     low = f" :gray-badge[{t('common.low_relevance')}]" if hit.get("low_relevance") else ""
@@ -277,7 +276,7 @@ def _item_body(item_id: int, query: str | None, extra: dict[str, Any]) -> None:
     if item is None:
         st.warning(t("item.gone"))
         return
-    name = Path(item.source).name or item.title or "?"
+    name = display_name(item.source) or item.title or "?"
     st.markdown(f"#### {ICONS.get(item.modality, '')} {md_escape(name)}")
     meta = [w for w in (where(item), item.section, item.title) if w]
     if meta:
@@ -294,7 +293,7 @@ def _item_body(item_id: int, query: str | None, extra: dict[str, Any]) -> None:
         context_block(item, query, extra.get("exact"))
         if item.file_type == "pdf" and item.page:
             _pdf_page(res, item)
-    st.caption(f"{t('item.path')}: `{item.source}`")
+    st.caption(f"{t('item.path')}: `{display(item.source)}`")
     download_original(res, item.source, item.file_type, f"dlg-{item_id}")
 
 

@@ -14,6 +14,7 @@ from sqlalchemy.orm import selectinload
 from index.indexer import SPACES, Indexer
 from ingest.catalog import Asset, Catalog, Chunk, Document, FileError, FileRecord
 from ingest.catalog.store import best_paths
+from ingest.paths import display_name
 from retrieval.hydrate import hydrate
 from retrieval.types import SearchResult
 
@@ -113,7 +114,7 @@ def documents(catalog: Catalog) -> list[dict[str, Any]]:
     return [
         {
             "id": d.id,
-            "name": Path(paths.get(d.id, "")).name or d.title or str(d.id),
+            "name": display_name(paths.get(d.id, "")) or d.title or str(d.id),
             "title": d.title or "",
             "type": d.file_type,
             "kind": d.kind,

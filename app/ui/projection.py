@@ -24,6 +24,7 @@ from index.indexer import Indexer, Space
 from index.vector_store import FaissStore
 from ingest.catalog import Catalog, Chunk, Document
 from ingest.catalog.store import best_paths
+from ingest.paths import display_name
 
 log = logging.getLogger(__name__)
 Method = Literal["pca", "tsne"]
@@ -168,8 +169,8 @@ def describe(catalog: Catalog, lay: Layout, incremental: bool = False) -> Projec
         xy=xy,
         modality=[r.modality for r in meta],
         file_type=[r.file_type for r in meta],
-        folder=[Path(p).parent.name or "/" for p in sources],
-        name=[Path(p).name for p in sources],
+        folder=[display_name(os.path.dirname(p)) or "/" for p in sources],
+        name=[display_name(p) for p in sources],
         preview=[_preview(r.text) for r in meta],
         explained=lay.explained,
         generation=lay.generation,
