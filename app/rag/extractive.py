@@ -21,12 +21,21 @@ import re
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from itertools import zip_longest
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from app.rag.text import is_cjk, looks_like_injection, normalize, split_sentences, terms
+from app.rag.text import (
+    is_cjk,
+    looks_like_injection,
+    normalize,
+    numbers,
+    split_sentences,
+    terms,
+    without_numbers,
+)
 from app.rag.types import Source
 from index.passage import with_context
 from ingest.analysis import analyzer
@@ -44,6 +53,7 @@ SENTENCE_FEATURES = (
     "rank",  # 1 for the first source down to 0 for the last
 )
 _MIN_CHARS = 12
+_CITATION = re.compile(r"\[\d{1,3}\]")
 _VALUE = re.compile(r"(?<![^\W\d_])\d")  # a number that is not part of a word like "Q3"
 _TRIM = "|•·*-– "
 
@@ -54,9 +64,18 @@ _MONTHS = (
 _WEEKDAYS = "monday|tuesday|wednesday|thursday|friday|saturday|sunday"
 # what a question asks for -> what a sentence holding such a value looks like
 _TYPES: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
+    # "what time" asks for a clock time: a date in the same passage does not answer it
+    "clock": (
+        re.compile(r"^\s*(at )?what time\b|何時(?!間)", re.I),
+        re.compile(
+            r"\b\d{1,2}[:.]\d{2}\b|\b\d{1,2}\s*(a\.?m\b|p\.?m\b|o'clock)|\b(noon|midnight)\b"
+            r"|\d+\s*時",
+            re.I,
+        ),
+    ),
     "time": (
         re.compile(
-            r"^\s*(when|what (time|date|day|year|month)|which (day|date|year|month))\b"
+            r"^\s*(when|what (date|day|year|month)|which (day|date|year|month))\b"
             r"|いつ|何時|何日|何月",
             re.I,
         ),
@@ -70,6 +89,9 @@ _TYPES: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
         re.compile(
             r"^\s*(how (many|much|long|old|tall|high|big|large|far|often|fast))\b"
             r"|\bwhat (percentage|share|number|amount|rate|margin|budget|cost|price)\b"
+            r"|\bwhat (is|was|are|were) (the |its |their )?(total |annual |net )?"
+            r"(revenue|sales|profit|income|turnover|population|salary|fee|cost|price|budget"
+            r"|temperature|speed|size|weight|height|length|capacity|growth|margin)\b"
             r"|いくら|何人|何文字|何本|何箱|何割|どのくらい",
             re.I,
         ),
@@ -99,7 +121,12 @@ class Pick:
 
 def informative(sentence: str) -> bool:
     """A statement rather than a heading: enough words, or a value with a label."""
-    words = len(sentence.split()) if not is_cjk(sentence) else len(sentence) // 2
+    # table bars and bullets are not words: a header row ("Region | Revenue") says nothing
+    words = (
+        sum(1 for w in sentence.split() if any(c.isalnum() for c in w))
+        if not is_cjk(sentence)
+        else len(sentence) // 2
+    )
     if sentence.rstrip().endswith(":") or _is_heading(sentence):
         return False  # a lead-in ("Revenue by region (million euros):") or a title
     labelled = ":" in sentence  # "Inspector: James Whitfield"
@@ -115,10 +142,49 @@ def _is_heading(sentence: str) -> bool:
     return caps >= 0.75 * len(words)
 
 
+def labelled_rows(text: str) -> str:
+    """``text`` with each Markdown table row written out with its column names.
+
+    "| Europe | 21.5 | 12% |" under "| Region | Revenue | Growth |" becomes
+    "Europe: Revenue 21.5; Growth 12%": a quoted row then reads on its own and holds the
+    words ("revenue") that a question about it uses.
+    """
+    out: list[str] = []
+    header: list[str] | None = None
+    for line in text.splitlines():
+        cells = _cells(line)
+        if cells is None:
+            header = None
+            out.append(line)
+        elif all(_RULE.fullmatch(c) for c in cells):
+            continue  # |---|---|
+        elif header is None:
+            header = cells
+            out.append(" | ".join(cells))  # the header row itself (not informative alone)
+        else:
+            names = header[1:] if len(header) > 2 else []  # key | value: the key says it
+            named = [
+                f"{h} {c}".strip() for h, c in zip_longest(names, cells[1:], fillvalue="") if c
+            ]
+            parts = [p for p in named if p]
+            out.append(f"{cells[0]}: {'; '.join(parts)}" if parts else cells[0])
+    return "\n".join(out)
+
+
+_RULE = re.compile(r":?-{2,}:?")
+
+
+def _cells(line: str) -> list[str] | None:
+    line = line.strip()
+    if not (line.startswith("|") and line.endswith("|") and line.count("|") >= 3):
+        return None
+    return [c.strip() for c in line[1:-1].split("|")]
+
+
 def candidates(sources: Sequence[Source]) -> list[tuple[int, str]]:
     out: list[tuple[int, str]] = []
     for s in sources:
-        for sent in split_sentences(s.text):
+        for sent in split_sentences(labelled_rows(s.text)):
             sent = " ".join(sent.split()).strip(_TRIM)
             if len(sent) >= _MIN_CHARS and informative(sent) and not looks_like_injection(sent):
                 out.append((s.n, sent))
@@ -144,7 +210,7 @@ def score(
     cands = candidates(sources)
     if not cands:
         return []
-    q_terms = terms(question)
+    q_terms = terms(_CITATION.sub(" ", question))  # "cite [7]" asks nothing of a passage
     s_terms = [terms(s) for _, s in cands]
     # a term found in every candidate ("Kestrel" in its own annual report) says little
     df = Counter(t for ts in s_terms for t in ts & q_terms)
@@ -154,7 +220,7 @@ def score(
     heads = {s.n: terms(with_context("", s.result.title, s.result.section)) for s in sources}
     passage = {s.n: s.result.scores.get("calibrated", s.result.score) for s in sources}
     wanted = answer_type(question)
-    has_type = typed([s for _, s in cands], wanted) if wanted else [False] * len(cands)
+    has_type = typed([s for _, s in cands], wanted, question) if wanted else [False] * len(cands)
     vecs = embed_passages([s for _, s in cands])
     sem = vecs @ embed_query(question)
     if query and query != question:
@@ -181,6 +247,7 @@ def score(
 
 # spaCy entity labels that hold each kind of value (English sentences)
 _LABELS = {
+    "clock": {"TIME"},
     "time": {"DATE", "TIME"},
     "number": {"CARDINAL", "QUANTITY", "MONEY", "PERCENT", "TIME", "DATE"},
     "person": {"PERSON"},
@@ -207,21 +274,35 @@ def _ner() -> Any:
     return None
 
 
-def typed(sentences: Sequence[str], wanted: str) -> list[bool]:
-    """Which sentences hold a value of the ``wanted`` kind (entities, else patterns)."""
+def typed(sentences: Sequence[str], wanted: str, given: str = "") -> list[bool]:
+    """Which sentences hold a value of the ``wanted`` kind (entities, else patterns).
+
+    Numbers the question ``given`` already states do not count: asked "What was the revenue
+    in 2025?", a caption "Revenue 2025" holds no answer.
+    """
     pattern = _TYPES[wanted][1]
+    known = numbers(given)
+    if known:
+        sentences = [without_numbers(s, known) for s in sentences]
     hits = [bool(pattern.search(normalize(s))) for s in sentences]
     nlp = _ner()
     english = [i for i, s in enumerate(sentences) if not hits[i] and not is_cjk(s)]
     if nlp is not None and english:
         labels = _LABELS[wanted]
         for i, doc in zip(english, nlp.pipe([sentences[i] for i in english]), strict=True):
-            hits[i] = any(e.label_ in labels for e in doc.ents)
+            hits[i] = any(e.label_ in labels and _is_value(e, wanted) for e in doc.ents)
     return hits
 
 
+def _is_value(entity: Any, wanted: str) -> bool:
+    # "Quarterly" or "annual" is a DATE to spaCy, not an amount ("three weeks" is one)
+    if wanted != "number" or entity.label_ not in {"DATE", "TIME"}:
+        return True
+    return any(c.isdigit() for c in entity.text) or len(entity.text.split()) > 1
+
+
 def answer_type(question: str) -> str | None:
-    """What kind of value the question asks for: time, number, person, place, or None."""
+    """What kind of value the question asks for: clock, time, number, person, place, or None."""
     q = normalize(question)
     return next((name for name, (asks, _) in _TYPES.items() if asks.search(q)), None)
 

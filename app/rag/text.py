@@ -60,6 +60,13 @@ def numbers(text: str) -> set[str]:
     return {n.replace(",", "") for n in _NUMBER.findall(normalize(text))}
 
 
+def without_numbers(text: str, known: set[str]) -> str:
+    """``text`` (normalized) with the numbers in ``known`` (as ``numbers`` gives them) removed."""
+    return _NUMBER.sub(
+        lambda m: "" if m.group().replace(",", "") in known else m.group(), normalize(text)
+    )
+
+
 def coverage(needle: set[str], haystack: set[str]) -> float:
     """Share of ``needle`` found in ``haystack`` (1.0 for an empty needle)."""
     return len(needle & haystack) / len(needle) if needle else 1.0
