@@ -1,6 +1,6 @@
 """Build the development-evaluation corpus from real documents nobody on the project wrote.
 
-Sources (Debian packages; ``make dev-eval`` installs them):
+Sources (Debian packages; ``make dev-eval`` installs them and runs the whole evaluation):
 
 * English reference HTML: the Node.js API docs (package ``nodejs``), the Valgrind manual
   (``valgrind``) and chapters 1 and 3–6 of the Debian Reference (``debian-reference-en``);
