@@ -19,7 +19,11 @@ DATA = ROOT / "data"
 
 
 # the backends the whole suite runs on: `pytest --vector-backend milvus --catalog postgresql`
-BACKENDS = {"vector": "faiss", "catalog": "sqlite"}
+# (in the environment too, so the tests' subprocesses use the same ones)
+BACKENDS = {
+    "vector": os.environ.get("MMRAG_TEST_VECTOR", "faiss"),
+    "catalog": os.environ.get("MMRAG_TEST_CATALOG", "sqlite"),
+}
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -28,8 +32,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    BACKENDS["vector"] = config.getoption("--vector-backend")
-    BACKENDS["catalog"] = config.getoption("--catalog")
+    BACKENDS["vector"] = os.environ["MMRAG_TEST_VECTOR"] = config.getoption("--vector-backend")
+    BACKENDS["catalog"] = os.environ["MMRAG_TEST_CATALOG"] = config.getoption("--catalog")
 
 
 def backend_overrides(store: Path) -> dict[str, dict[str, object]]:
@@ -51,7 +55,13 @@ def skip_on_milvus_lite(why: str) -> None:
         pytest.skip(f"Milvus Lite serves one process at a time: {why}")
 
 
-def offline_settings(store: Path, **overrides: object) -> Settings:
+def skip_on_postgresql(why: str) -> None:
+    """Skip a test that is about the SQLite catalog file itself."""
+    if BACKENDS["catalog"] == "postgresql":
+        pytest.skip(f"about the SQLite catalog: {why}")
+
+
+def offline_settings(store: Path, /, **overrides: object) -> Settings:
     """Settings with the offline models, a store under ``store`` and in-process reading
     (on the backends of this run: see ``backend_overrides``)."""
     merged: dict[str, object] = {"ingest": {"workers": 0}, **backend_overrides(store)}
