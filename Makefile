@@ -13,6 +13,9 @@ DEV_EVAL ?= .dev-eval
 DEV_EVAL_PACKAGES := nodejs valgrind debian-reference-en debian-reference-ja manpages-ja
 SYSTEM_PACKAGES := tesseract-ocr tesseract-ocr-jpn poppler-utils ffmpeg espeak-ng chromium \
 	fonts-noto-cjk libmagic1
+# only the tests need these (a throwaway PostgreSQL for the catalog tests): best effort, the
+# tests that need them skip, saying why, where they are missing
+TEST_SYSTEM_PACKAGES := postgresql
 comma := ,
 INSTALLED := $(VENV)/.installed$(if $(GPU),-gpu)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
@@ -27,6 +30,13 @@ system:
 		echo "installing system packages: $$missing"; \
 		$(SUDO) apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+	@missing=$$(for p in $(TEST_SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "installing test packages: $$missing"; \
+		(command -v apt-get >/dev/null && $(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing) || \
+		echo "note: $$missing not installed: the PostgreSQL catalog tests will be skipped"; \
 	fi
 
 $(INSTALLED): pyproject.toml

@@ -69,7 +69,14 @@ class MMRag:
 
     @cached_property
     def pipeline(self) -> Pipeline:
-        return Pipeline(self.settings.ingest, self.settings.store, catalog=self.catalog)
+        ingest = self.settings.ingest
+        if ingest.engine == "ray":
+            from ingest.ray_engine import RayPipeline
+
+            return RayPipeline(
+                ingest, self.settings.store, catalog=self.catalog, address=ingest.ray_address
+            )
+        return Pipeline(ingest, self.settings.store, catalog=self.catalog)
 
     @cached_property
     def indexer(self) -> Indexer:

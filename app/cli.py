@@ -60,11 +60,21 @@ def ingest(
     prune: Annotated[bool, typer.Option(help="forget files that are gone from disk")] = False,
     retry_failed: Annotated[bool, typer.Option(help="try files that failed before again")] = False,
     report: Annotated[Path | None, typer.Option(help="write a JSON report of every file")] = None,
+    engine: Annotated[
+        str | None, typer.Option(help="read files in a local pool ('local') or on Ray ('ray')")
+    ] = None,
+    ray_address: Annotated[
+        str | None, typer.Option(help="Ray cluster address (with --engine ray); default: local")
+    ] = None,
 ) -> None:
     """Ingest files and folders (parallel, resumable, idempotent)."""
     from app.api import MMRag
 
     ingest_over: dict[str, Any] = {}
+    if engine is not None:
+        ingest_over["engine"] = engine
+    if ray_address is not None:
+        ingest_over["engine"], ingest_over["ray_address"] = "ray", ray_address
     if workers is not None:
         ingest_over["workers"] = workers
     if include:

@@ -20,6 +20,7 @@ from pydantic_settings import (
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
+from sqlalchemy.engine import make_url
 
 from app.rag.config import RagSettings
 from index.config import EmbedSettings, IndexSettings
@@ -131,6 +132,15 @@ def save_store_config(settings: Settings, *, replace: bool = False) -> Path:
         f"model = {json.dumps(settings.ingest.transcriber.model)}",
         "",
     ]
+    # where its vectors and catalog live: a store keeps them (a password is never written)
+    index = settings.index
+    lines += ["[index]", f"backend = {json.dumps(index.backend)}", ""]
+    if index.backend == "milvus":
+        milvus = index.milvus.model_dump(include={"uri", "db_name", "prefix", "index_type"})
+        lines += ["[index.milvus]", *(f"{k} = {_toml(v)}" for k, v in milvus.items()), ""]
+    url = settings.store.database_url
+    if url and make_url(url).password is None:
+        lines += ["[store]", f"database_url = {json.dumps(url)}", ""]
     # thresholds and the reranker are tuned to the models: keep what was configured for them
     tuned = settings.retrieval.model_dump(mode="json", exclude_unset=True)
     if tuned:

@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import Field
 
 from index.lexical.config import LexicalSettings
-from index.vector_store import VectorStoreSettings
+from index.vector_store import MilvusSettings, VectorStoreSettings
 from ingest.config import Section
 
 
@@ -49,6 +49,12 @@ class EmbedSettings(Section):
 
 
 class IndexSettings(Section):
+    backend: Literal["faiss", "milvus"] = Field(
+        default="faiss",
+        description="where vectors live: FAISS files in the store, or Milvus (index.milvus); "
+        "changing it needs `mmrag reindex`",
+    )
+    milvus: MilvusSettings = Field(default_factory=MilvusSettings)
     factory: str | None = Field(
         default=None,
         description="FAISS factory string; None: exact search for small stores, ANN beyond "

@@ -20,7 +20,6 @@ from __future__ import annotations
 import logging
 import os
 import re
-import shutil
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -39,7 +38,20 @@ from index.embedders.factory import clip_embedder, text_embedder
 from index.lexical.store import LexicalIndex, LexicalIndexError
 from index.lexical.sync import lexical_ids_query, sync_lexical
 from index.passage import CONTEXT_RECIPE, with_context
-from index.vector_store import FaissStore, IndexCorruptError, ModelMismatchError, VectorStore
+from index.stores import (
+    close_store,
+    create_store,
+    drop_generation,
+    open_store,
+    publish,
+    stored_backend,
+)
+from index.vector_store import (
+    BackendMismatchError,
+    IndexCorruptError,
+    ModelMismatchError,
+    VectorStore,
+)
 from ingest.catalog import Asset, Catalog, Chunk, Document
 from ingest.catalog.health import Finding
 
@@ -157,6 +169,12 @@ class Indexer:
         tmp = base / f".{CURRENT}.tmp"
         tmp.write_text(generation)
         os.replace(tmp, base / CURRENT)
+        if stored_backend(base / generation) == "milvus":  # its alias follows (atomic there too)
+            store = open_store(base / generation, self.settings, self.root.parent, None)
+            try:
+                publish(store, space)
+            finally:
+                close_store(store)
 
     def lexical_dir(self) -> Path:
         return self.root / "lexical"
@@ -190,9 +208,7 @@ class Indexer:
         if not (directory / "manifest.json").is_file():
             return None
         try:
-            return FaissStore.open(
-                directory, expect=self.identity(space), settings=self.settings.store
-            )
+            return open_store(directory, self.settings, self.root.parent, self.identity(space))
         except FileNotFoundError:
             if self.space_dir(space) == directory:
                 raise
@@ -201,14 +217,12 @@ class Indexer:
     def _open_or_create(self, space: Space, directory: Path) -> VectorStore:
         identity = self.identity(space)
         if (directory / "manifest.json").is_file():
-            return FaissStore.open(directory, expect=identity, settings=self.settings.store)
-        return FaissStore.create(
-            identity.dim,
-            identity,
-            self.settings.factory,
-            settings=self.settings.store,
-            directory=directory,
-        )
+            return open_store(directory, self.settings, self.root.parent, identity)
+        return create_store(identity, directory, self.settings, self.root.parent)
+
+    def drop_generation(self, directory: Path) -> None:
+        """Delete a generation of an index (files, and a Milvus collection)."""
+        drop_generation(directory, self.settings, self.root.parent)
 
     # -- sync ----------------------------------------------------------------------------
     def sync(
@@ -249,7 +263,7 @@ class Indexer:
         """
         live = self.space_dir(space)
         target = self.root / space / f"gen-{_generation_number(live.name) + 1}"
-        shutil.rmtree(target, ignore_errors=True)  # a half-built earlier attempt
+        self.drop_generation(target)  # a half-built earlier attempt
         report = Indexer(embed, self.settings, self.catalog, self.root.parent)._sync_space(
             space, progress, target
         )
@@ -272,7 +286,7 @@ class Indexer:
         for directory in old:
             with files.if_unused(directory) as unused:
                 if unused:
-                    shutil.rmtree(directory, ignore_errors=True)
+                    self.drop_generation(directory)
                     removed.append(directory.name)
         return removed
 
@@ -309,6 +323,8 @@ class Indexer:
             if progress:
                 progress(space, done, len(missing))
         store.save(target)
+        if target == self.space_dir(space):
+            publish(store, space)
         return SyncReport(space, done, len(stale), len(store), time.perf_counter() - start)
 
     def _embed_batches(
@@ -381,9 +397,12 @@ def check_indexes(indexer: Indexer, repair: bool = True) -> list[Finding]:
         except ModelMismatchError as exc:
             out.append(Finding(f"{space} index model", False, str(exc)))
             continue
+        except BackendMismatchError as exc:
+            out.append(Finding(f"{space} index backend", False, str(exc)))
+            continue
         except IndexCorruptError as exc:
             if repair:  # the catalog holds everything needed to rebuild it
-                shutil.rmtree(indexer.space_dir(space), ignore_errors=True)
+                indexer.drop_generation(indexer.space_dir(space))
             out.append(
                 Finding(
                     f"{space} index files",

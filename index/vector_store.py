@@ -1,7 +1,8 @@
 """Vector stores: one per embedding space, persisted in a directory.
 
-The interface (`VectorStore`), its errors and settings live here; the FAISS implementation is
-`index.faiss_store.FaissStore` (also importable from this module).
+The interface (`VectorStore`), its errors and settings live here; the implementations are
+`index.faiss_store.FaissStore` (also importable from this module) and
+`index.milvus_store.MilvusStore`, chosen by `index.backend` (see `index.stores`).
 """
 
 from __future__ import annotations
@@ -28,6 +29,18 @@ class VectorStoreError(RuntimeError):
 
 class IndexCorruptError(VectorStoreError):
     """The files on disk are missing, truncated or do not match their manifest."""
+
+
+class BackendMismatchError(VectorStoreError):
+    """The index was built in another backend (FAISS, Milvus) than the one configured."""
+
+    def __init__(self, directory: Path, stored: str, configured: str) -> None:
+        self.stored, self.configured = stored, configured
+        super().__init__(
+            f"the index in {directory} is a {stored} store, but index.backend = "
+            f"{configured!r} is configured; rebuild it there with `mmrag reindex` (the vectors "
+            f"are embedded again from the catalog), or configure {stored!r} again"
+        )
 
 
 class ModelMismatchError(VectorStoreError):
@@ -123,6 +136,40 @@ class VectorStoreSettings(Section):
     gpu: GpuSettings = Field(default_factory=GpuSettings)
 
 
+class MilvusSettings(Section):
+    """Where a Milvus vector store lives (``index.backend = "milvus"``)."""
+
+    uri: str = Field(
+        default="milvus.db",
+        description="a file path ending in .db runs Milvus Lite in this process (relative: "
+        "inside the store directory); http://host:19530 a Milvus server or cluster",
+    )
+    token: str | None = Field(default=None, description="'user:password' or an API key")
+    db_name: str = Field(default="", description="Milvus database; empty: the default one")
+    prefix: str = Field(
+        default="mmrag",
+        pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
+        description="collection and alias names start with it: one prefix per store on a "
+        "shared server",
+    )
+    index_type: str = Field(
+        default="HNSW", description="Milvus index type: HNSW, IVF_FLAT, FLAT, DISKANN (server)"
+    )
+    hnsw_m: int = Field(default=32, ge=4, description="HNSW graph degree (as FAISS HNSW32)")
+    nlist: int = Field(default=1024, ge=1, description="IVF lists")
+    batch: int = Field(default=2000, ge=1, description="rows per upsert request")
+
+    @property
+    def is_lite(self) -> bool:
+        return not self.uri.startswith(("http://", "https://", "tcp://", "unix:"))
+
+    def resolved(self, store_dir: Path) -> MilvusSettings:
+        """These settings with a Milvus Lite path made absolute (relative to the store)."""
+        if not self.is_lite or Path(self.uri).is_absolute():
+            return self
+        return self.model_copy(update={"uri": str((store_dir / self.uri).resolve())})
+
+
 @runtime_checkable
 class VectorStore(Protocol):
     """Nearest-neighbour search over (int64 id, unit vector) rows of one embedding space."""
@@ -179,9 +226,11 @@ def __getattr__(name: str) -> object:
 
 
 __all__ = [
+    "BackendMismatchError",
     "FaissStore",
     "IndexCorruptError",
     "Metric",
+    "MilvusSettings",
     "ModelMismatchError",
     "VectorStore",
     "VectorStoreError",

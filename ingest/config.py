@@ -62,6 +62,14 @@ class TranscriberSettings(Section):
 
 class IngestSettings(Section):
     workers: int = Field(default_factory=lambda: max(1, min(os.cpu_count() or 1, 8)))
+    engine: Literal["local", "ray"] = Field(
+        default="local",
+        description="where files are read: a local process pool, or Ray tasks (ingest.ray_engine)",
+    )
+    ray_address: str | None = Field(
+        default=None,
+        description="Ray cluster to read on ('ray://head:10001', 'auto'); None: a local Ray",
+    )
     include: list[str] = Field(default_factory=list, description="glob patterns; empty: all")
     exclude: list[str] = Field(default_factory=lambda: list(DEFAULT_EXCLUDES))
     chunk_tokens: int = Field(default=256, ge=16, le=8192)

@@ -18,9 +18,53 @@ OFFLINE = ROOT / "configs" / "offline.toml"
 DATA = ROOT / "data"
 
 
-def offline_settings(store: Path, **overrides: object) -> Settings:
-    """Settings with the offline models, a store under ``store`` and in-process reading."""
-    merged: dict[str, object] = {"ingest": {"workers": 0}}
+# the backends the whole suite runs on: `pytest --vector-backend milvus --catalog postgresql`
+# (in the environment too, so the tests' subprocesses use the same ones)
+BACKENDS = {
+    "vector": os.environ.get("MMRAG_TEST_VECTOR", "faiss"),
+    "catalog": os.environ.get("MMRAG_TEST_CATALOG", "sqlite"),
+}
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--vector-backend", choices=("faiss", "milvus"), default="faiss")
+    parser.addoption("--catalog", choices=("sqlite", "postgresql"), default="sqlite")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    BACKENDS["vector"] = os.environ["MMRAG_TEST_VECTOR"] = config.getoption("--vector-backend")
+    BACKENDS["catalog"] = os.environ["MMRAG_TEST_CATALOG"] = config.getoption("--catalog")
+
+
+def backend_overrides(store: Path) -> dict[str, dict[str, object]]:
+    """Settings that put a test store on the backends chosen for this run."""
+    out: dict[str, dict[str, object]] = {}
+    if BACKENDS["vector"] == "milvus":
+        out["index"] = {"backend": "milvus"}
+    if BACKENDS["catalog"] == "postgresql":
+        from tests.postgres import database_for
+
+        out["store"] = {"database_url": database_for(store)}
+    return out
+
+
+def skip_on_milvus_lite(why: str) -> None:
+    """Skip a test that needs several processes on one vector store: Milvus Lite serves one
+    process at a time (a Milvus server does not have that limit)."""
+    if BACKENDS["vector"] == "milvus":
+        pytest.skip(f"Milvus Lite serves one process at a time: {why}")
+
+
+def skip_on_postgresql(why: str) -> None:
+    """Skip a test that is about the SQLite catalog file itself."""
+    if BACKENDS["catalog"] == "postgresql":
+        pytest.skip(f"about the SQLite catalog: {why}")
+
+
+def offline_settings(store: Path, /, **overrides: object) -> Settings:
+    """Settings with the offline models, a store under ``store`` and in-process reading
+    (on the backends of this run: see ``backend_overrides``)."""
+    merged: dict[str, object] = {"ingest": {"workers": 0}, **backend_overrides(store)}
     for key, value in overrides.items():
         merged[key] = {**merged.get(key, {}), **value} if isinstance(value, dict) else value  # type: ignore[dict-item]
     return load_settings(OFFLINE, store, merged)

@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 
 from app.api import MMRag
-from index.indexer import Indexer
+from index.indexer import Indexer, check_indexes
 from index.vector_store import ModelMismatchError
 
-from .conftest import DATA, OFFLINE, ROOT, offline_settings
+from .conftest import DATA, OFFLINE, ROOT, offline_settings, skip_on_milvus_lite
 
 CONTRACT = {"id", "score", "modality", "source", "page", "t_start", "t_end", "title", "section",
             "text", "thumbnail"}  # fmt: skip
@@ -132,6 +132,7 @@ def test_a_running_searcher_follows_other_processes(tmp_path: Path) -> None:
     """Like `mmrag ui` while `mmrag reindex` and `mmrag ingest` run in other processes: it
     takes the new model and the new items, and the generation it reads is not deleted
     under it."""
+    skip_on_milvus_lite("a searcher stays open while other processes write")
     store, folder = tmp_path / "store", _folder(tmp_path / "files")
     built = MMRag(offline_settings(store))
     list(built.ingest([folder]))
@@ -170,16 +171,17 @@ import os, sys
 from app.api import MMRag
 from tests.conftest import offline_settings
 import index.faiss_store as fs
+import index.milvus_store as ms
 rag = MMRag(offline_settings(__import__("pathlib").Path(sys.argv[1])))
-real_save = fs.FaissStore.save
 def dying_save(self, *a, **k):
     os._exit(9)  # killed after the catalog committed, before any index reached disk
-fs.FaissStore.save = dying_save
+fs.FaissStore.save = ms.MilvusStore.save = dying_save
 list(rag.ingest([sys.argv[2]]))
 """
 
 
 def test_kill_between_catalog_and_index_writes_is_repaired(tmp_path: Path) -> None:
+    skip_on_milvus_lite("an ingest in another process is killed between its writes")
     store, folder = tmp_path / "store", _folder(tmp_path / "files")
     rag = MMRag(offline_settings(store))
     list(rag.ingest([folder]))
@@ -210,3 +212,35 @@ def test_embeddings_are_normalised_and_batched_consistently(tmp_path: Path) -> N
     assert np.allclose(np.linalg.norm(one_batch, axis=1), 1, atol=1e-4)
     singles = np.vstack([text.embed_texts([t], kind="passage") for t in texts[:3]])
     assert np.allclose(singles, one_batch[:3], atol=1e-4)
+
+
+def test_milvus_backend_end_to_end(tmp_path: Path) -> None:
+    """index.backend = "milvus" (Milvus Lite in the store): search, the space's alias on the
+    live collection, doctor counting against the catalog and repairing, a FAISS config refused."""
+    pytest.importorskip("milvus_lite", reason="milvus-lite is not installed")
+    from index.milvus_store import alias_name, client
+
+    store, folder = tmp_path / "store", _folder(tmp_path / "files")
+    rag = MMRag(offline_settings(store, index={"backend": "milvus"}))
+    list(rag.ingest([folder]))
+    assert rag.search("corrosion of a footbridge", k=1, modality="text")[0].source.endswith(
+        "bridges.md"
+    )
+    live = rag.indexer.open("text")
+    assert live is not None and live.factory.startswith("milvus:")
+    lost = int(live.ids()[0])
+    live.remove(np.array([lost]))  # a vector lost behind mmrag's back
+    with client(live.milvus) as c:  # type: ignore[attr-defined]
+        target = c.describe_alias(alias_name(live.milvus, "text"))["collection_name"]  # type: ignore[attr-defined]
+        assert target == live.collection  # type: ignore[attr-defined]
+    findings = {f.check: f for f in check_indexes(rag.indexer, repair=False)}
+    assert not findings["text index vs catalog"].ok
+    assert "1 missing" in findings["text index vs catalog"].detail
+    check_indexes(rag.indexer, repair=True)
+    assert all(f.ok for f in check_indexes(rag.indexer, repair=False))
+    assert lost in _space_ids(rag, "text")
+
+    faiss_config = offline_settings(store, index={"backend": "faiss"})
+    faiss = Indexer(faiss_config.embed, faiss_config.index, rag.catalog, store)
+    findings = check_indexes(faiss, repair=False)
+    assert any(f.check == "text index backend" and not f.ok for f in findings)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from app.api import MMRag
 from ingest.types import FileStatus
-from tests.conftest import OFFLINE, offline_settings
+from tests.conftest import OFFLINE, offline_settings, skip_on_postgresql
 
 
 def _write_notes(root: Path, n: int) -> None:
@@ -146,6 +146,7 @@ def test_parallel_workers_and_json_report(tmp_path: Path) -> None:
 def test_killed_run_resumes_without_duplicates(tmp_path: Path) -> None:
     # Markdown notes are stored at a few hundred per second: enough of them, and a tight poll,
     # leave a window of seconds to kill the run midway, even on a much faster machine.
+    skip_on_postgresql("the CLI run and its progress are read from catalog.sqlite3")
     notes = 400
     corpus = tmp_path / "corpus"
     _write_notes(corpus, notes)

@@ -1,10 +1,16 @@
-"""FaissStore: exactness, replace/remove semantics, filters, auto-upgrade, crash-safe files."""
+"""Vector stores: exactness, replace/remove semantics, filters, auto-upgrade, crash-safe files.
+
+The behaviour every backend shares runs on FAISS and on Milvus (Milvus Lite, one engine for
+the session); FAISS index types, compaction, memory-mapping and its files are FAISS's own.
+"""
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import faiss
@@ -14,8 +20,10 @@ import pytest
 from index import store_files
 from index.embedders.base import ModelIdentity
 from index.faiss_store import FaissStore
+from index.milvus_store import MilvusStore
 from index.vector_store import (
     IndexCorruptError,
+    MilvusSettings,
     ModelMismatchError,
     VectorStore,
     VectorStoreSettings,
@@ -75,6 +83,44 @@ ANN_CASES = {
 }
 
 
+BACKENDS = ["faiss", "milvus"]
+MILVUS_INDEX = {"exact": "FLAT", "hnsw": "HNSW"}  # the cases Milvus has too
+
+
+@pytest.fixture(scope="session")
+def milvus(tmp_path_factory: pytest.TempPathFactory) -> MilvusSettings:
+    """One Milvus Lite engine for the session (each store is its own collection); the Milvus
+    cases skip, saying why, where it cannot start (milvus-lite has no wheel for every OS)."""
+    from index.milvus_store import client
+    from index.vector_store import VectorStoreError
+
+    settings = MilvusSettings(uri=str(tmp_path_factory.mktemp("milvus") / "vectors.db"))
+    try:
+        with client(settings) as c:
+            c.list_collections()
+    except (ImportError, VectorStoreError) as e:
+        pytest.skip(f"Milvus Lite cannot start here: {e}")
+    return settings
+
+
+@pytest.fixture
+def new_store(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> Callable[..., FaissStore | MilvusStore]:
+    """``new_store(backend, case, **settings)``: an empty store of that backend."""
+    made = itertools.count(1)
+
+    def make(backend: str, case: str = "exact", **settings: object) -> FaissStore | MilvusStore:
+        if backend == "faiss":
+            return make_store(case, **settings)
+        m = request.getfixturevalue("milvus").model_copy(update={"index_type": MILVUS_INDEX[case]})
+        s = VectorStoreSettings(ef_search=256, **settings)  # type: ignore[arg-type]
+        directory = tmp_path / "indexes" / "text" / f"gen-{next(made)}"
+        return MilvusStore.create(IDENTITY, milvus=m, settings=s, directory=directory)
+
+    return make
+
+
 def make_store(case: str, **settings: object) -> FaissStore:
     if case == "exact":
         return FaissStore.create(DIM, IDENTITY, settings=VectorStoreSettings(**settings))
@@ -85,13 +131,15 @@ def make_store(case: str, **settings: object) -> FaissStore:
     return FaissStore.create(DIM, IDENTITY, factory, settings=s, **kw)  # type: ignore[arg-type]
 
 
-def test_exact_store_matches_brute_force() -> None:
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_exact_store_matches_brute_force(backend: str, new_store: Callable) -> None:
     base, queries = unit_rows(500), unit_rows(20, seed=1)
     ids = np.arange(1000, 1500, dtype=np.int64)
-    store = FaissStore.create(DIM, IDENTITY)
+    store = new_store(backend)
     store.add(ids, base)
     assert isinstance(store, VectorStore)
-    assert store.factory == "Flat" and len(store) == 500
+    assert store.factory == {"faiss": "Flat", "milvus": "milvus:FLAT"}[backend]
+    assert len(store) == 500
     scores, found = store.search(queries, 10)
     assert_valid_top_k(queries @ base.T, ids, scores, found)
     np.testing.assert_array_equal(store.ids(), ids)
@@ -113,8 +161,9 @@ def test_l2_metric_matches_brute_force() -> None:
     assert_valid_top_k(-d2, np.arange(300), -fdist, filtered, tol=1e-4)
 
 
-def test_empty_store_and_validation() -> None:
-    store = FaissStore.create(DIM, IDENTITY)
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_empty_store_and_validation(backend: str, new_store: Callable) -> None:
+    store = new_store(backend)
     scores, found = store.search(unit_rows(2), 3)
     assert (found == -1).all() and found.shape == (2, 3) and np.isneginf(scores).all()
     with pytest.raises(ValueError, match="vectors must be"):
@@ -127,9 +176,10 @@ def test_empty_store_and_validation() -> None:
         FaissStore.create(DIM + 1, IDENTITY)
 
 
-def test_readd_replaces_vector() -> None:
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_readd_replaces_vector(backend: str, new_store: Callable) -> None:
     base = unit_rows(100)
-    store = FaissStore.create(DIM, IDENTITY)
+    store = new_store(backend)
     store.add(np.arange(100), base)
     new = unit_rows(1, seed=7)
     store.add(np.array([5]), new)
@@ -146,11 +196,14 @@ def test_readd_replaces_vector() -> None:
     assert found[0, 0] == 7 and len(store) == 100
 
 
-@pytest.mark.parametrize("case", ["exact", *ANN_CASES])
-def test_removed_ids_never_returned(case: str) -> None:
+@pytest.mark.parametrize(
+    ("backend", "case"),
+    [*(("faiss", c) for c in ["exact", *ANN_CASES]), *(("milvus", c) for c in MILVUS_INDEX)],
+)
+def test_removed_ids_never_returned(backend: str, case: str, new_store: Callable) -> None:
     base, queries = unit_rows(1500), unit_rows(50, seed=1)
     ids = np.arange(1500, dtype=np.int64) * 3
-    store = make_store(case)
+    store = new_store(backend, case)
     store.add(ids, base)
     if case == "auto":
         assert store.factory == "HNSW32,Flat"  # upgraded past the threshold
@@ -192,12 +245,15 @@ def test_compaction_drops_deleted_rows(case: str) -> None:
     assert store.search(base[0], 1)[1][0, 0] == 1
 
 
-@pytest.mark.parametrize("case", ["exact", "hnsw", "ivf"])
-def test_allowed_ids_fill_k(case: str) -> None:
+@pytest.mark.parametrize(
+    ("backend", "case"),
+    [*(("faiss", c) for c in ["exact", "hnsw", "ivf"]), *(("milvus", c) for c in MILVUS_INDEX)],
+)
+def test_allowed_ids_fill_k(backend: str, case: str, new_store: Callable) -> None:
     base, queries = unit_rows(3000), unit_rows(30, seed=1)
     ids = np.arange(3000, dtype=np.int64) + 10
-    # exact_filter_max=0 forces the selector path of the ANN index (no exact shortcut)
-    store = make_store(case, exact_filter_max=0)
+    # exact_filter_max=0 forces the filtered ANN path (no exact shortcut)
+    store = new_store(backend, case, exact_filter_max=0)
     store.add(ids, base)
     store.remove(ids[:100])
     rng = np.random.default_rng(5)
@@ -309,6 +365,41 @@ def test_manifest_contents(tmp_path: Path) -> None:
     entry = manifest["files"]["index"]
     assert (tmp_path / entry["name"]).stat().st_size == entry["bytes"]
     assert len(entry["crc32"]) == 8
+
+
+def test_milvus_store_round_trip_alias_and_drop(
+    tmp_path: Path, milvus: MilvusSettings, new_store: Callable
+) -> None:
+    """A generation directory names its collection: reopened by it, published under the
+    space's alias, refused for another model, dropped with it."""
+    from index.milvus_store import alias_name, client, drop
+
+    base, queries = unit_rows(400), unit_rows(5, seed=1)
+    store = new_store("milvus", "hnsw")
+    store.add(np.arange(400), base)
+    store.remove(np.arange(0, 400, 4))
+    before = store.search(queries, 10)
+    directory = store.save()
+    again = MilvusStore.open(directory, milvus=milvus, expect=IDENTITY)
+    np.testing.assert_array_equal(again.ids(), store.ids())
+    after = again.search(queries, 10)
+    np.testing.assert_array_equal(after[1], before[1])
+    np.testing.assert_allclose(after[0], before[0], atol=1e-5)
+    assert json.loads((directory / "manifest.json").read_text())["count"] == 300
+    other = ModelIdentity("sentence-transformers", "intfloat/multilingual-e5-small", 384)
+    with pytest.raises(ModelMismatchError, match="mmrag reindex"):
+        MilvusStore.open(directory, milvus=milvus, expect=other)
+    again.publish("text")
+    with client(milvus) as c:
+        alias = alias_name(milvus, "text")
+        assert c.describe_alias(alias)["collection_name"] == store.collection
+        successor = new_store("milvus")
+        successor.publish("text")  # the swap: one alter_alias
+        assert c.describe_alias(alias)["collection_name"] == successor.collection
+        drop(directory, milvus)
+        assert not c.has_collection(store.collection)
+    with pytest.raises(IndexCorruptError, match="missing"):
+        MilvusStore.open(directory, milvus=milvus)
 
 
 def test_model_mismatch_refused(tmp_path: Path) -> None:

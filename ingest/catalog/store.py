@@ -1,7 +1,10 @@
-"""The catalog: documents, files, items and runs in any SQLAlchemy database (SQLite by default).
+"""The catalog: documents, files, items and runs in any SQLAlchemy database (SQLite by default,
+PostgreSQL for a shared catalog: ``store.database_url = "postgresql+psycopg://..."``).
 
-Only the ingest pipeline's main process writes; each file is stored in one transaction, so a
-killed run leaves every file either fully stored or absent.
+Within one ingest only the main process writes; each file is stored in one transaction, so a
+killed run leaves every file either fully stored or absent. Several ingests may write one
+PostgreSQL catalog at once: a transaction that loses a race on the same content or path (a
+unique key) is retried, and then finds the winner's row.
 
 Paths of the user's files are stored absolute and escaped (:mod:`ingest.paths`: any file name,
 UTF-8 or not, as valid text); files the store itself holds (extracted images, thumbnails) are
@@ -11,15 +14,18 @@ or opened from any working directory.
 
 from __future__ import annotations
 
+import functools
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import ParamSpec, TypeVar
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
 from sqlalchemy import Engine, create_engine, delete, event, func, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import QueryContext, Session, selectinload, sessionmaker
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -36,6 +42,26 @@ from ingest.paths import as_path, escape, readable
 from ingest.types import ParsedDocument
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+_RACE_RETRIES = 3
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _retry_races(write: Callable[P, R]) -> Callable[P, R]:
+    """Run a write transaction again when another writer committed the same unique key first
+    (two ingests storing one content or one path); the retry sees that row and links to it."""
+
+    @functools.wraps(write)
+    def run(*args: P.args, **kwargs: P.kwargs) -> R:
+        for attempt in range(_RACE_RETRIES):
+            try:
+                return write(*args, **kwargs)
+            except IntegrityError:
+                if attempt == _RACE_RETRIES - 1:
+                    raise
+        raise AssertionError("unreachable")
+
+    return run
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,6 +229,7 @@ class Catalog:
         s.execute(delete(Document).where(Document.id == document_id))
         return True
 
+    @_retry_races
     def store_document(
         self, st: FileStat, sha256: str, file_type: str, parsed: ParsedDocument
     ) -> tuple[int, bool]:
@@ -227,9 +254,7 @@ class Catalog:
                 meta={
                     **parsed.metadata,
                     **(
-                        {"warnings": [readable(w) for w in parsed.warnings]}
-                        if parsed.warnings
-                        else {}
+                        {"warnings": [_text(w) for w in parsed.warnings]} if parsed.warnings else {}
                     ),
                 },
             )
@@ -237,7 +262,7 @@ class Catalog:
                 chunk = Chunk(
                     ordinal=ordinal,
                     modality=item.modality.value,
-                    text=readable(item.text),
+                    text=_text(item.text) or "",
                     page=item.page,
                     page_end=item.page_end,
                     section=_text(item.section),
@@ -275,6 +300,7 @@ class Catalog:
                 self._drop_if_orphan(s, previous)
             return doc.id, replaced
 
+    @_retry_races
     def link_path(self, st: FileStat, sha256: str, document_id: int) -> None:
         """Known content at a (new) path: record it without parsing anything."""
         with self.session.begin() as s:
@@ -282,6 +308,7 @@ class Catalog:
             if previous != document_id:
                 self._drop_if_orphan(s, previous)
 
+    @_retry_races
     def record_problem(
         self, run_id: int | None, st: FileStat, sha256: str, status: str, reason: str
     ) -> None:
@@ -291,7 +318,7 @@ class Catalog:
             self._drop_if_orphan(s, previous)
             s.add(
                 FileError(
-                    run_id=run_id, path=escape(st.path), status=status, reason=readable(reason)
+                    run_id=run_id, path=escape(st.path), status=status, reason=_text(reason) or ""
                 )
             )
 
@@ -343,7 +370,8 @@ class Catalog:
 
 
 def _text(value: str | None) -> str | None:
-    return None if value is None else readable(value)
+    # NUL carries nothing searchable, and PostgreSQL text cannot hold it
+    return None if value is None else readable(value).replace("\x00", "")
 
 
 @event.listens_for(Asset, "load")
