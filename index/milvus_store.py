@@ -68,8 +68,14 @@ def acquire(milvus: MilvusSettings) -> Any:
     Milvus Lite runs one engine per file and locks the file for the process holding it: once
     its last user releases it, the engine stops and another process (an ingest beside a
     searcher that has closed its stores) can open the file."""
-    from pymilvus import MilvusClient
-    from pymilvus.exceptions import MilvusException
+    try:
+        from pymilvus import MilvusClient
+        from pymilvus.exceptions import MilvusException
+    except ImportError as e:
+        raise RuntimeError(
+            "index.backend = 'milvus' needs pymilvus (and milvus-lite for a .db file): "
+            "pip install 'mmrag[milvus]'"
+        ) from e
 
     with _clients_lock:
         entry = _clients.get(_key(milvus))

@@ -65,7 +65,10 @@ class RayPool:
         small_bytes: int = SMALL_BYTES,
         linger_s: float = 0.05,
     ) -> None:
-        import ray
+        try:
+            import ray
+        except ImportError as e:
+            raise RuntimeError("--engine ray needs Ray: pip install 'mmrag[ray]'") from e
 
         self._ray = ray
         # a batch is not retried whole (split instead); a single file once, as a pool would
