@@ -209,7 +209,7 @@ def measure(page: Any, url: str, repeat: int, work: Path) -> dict[str, Any]:
             page.goto(f"{url}/{path}")
             page.get_by_role("heading", name=title).wait_for()
             if name == "map":
-                page.locator(".js-plotly-plot .point").first.wait_for()
+                page.locator(".vega-embed .mark-symbol path").first.wait_for()
             idle(page)
             pages[name].append((time.perf_counter() - t) * 1000)
 

@@ -60,15 +60,14 @@ def texts(at: Any, kind: str) -> list[str]:
     return [e.value for e in getattr(at, kind)]
 
 
-def _length(values: Any) -> int:
-    """Length of a plotly data array, plain or binary-encoded ({"dtype", "bdata"})."""
-    if isinstance(values, dict):
-        import base64
+def map_rows(at: Any) -> Any:
+    """The map chart's data (a pyarrow table: id, x, y, group, name, preview)."""
+    import pyarrow as pa
 
-        import numpy as np
-
-        return np.frombuffer(base64.b64decode(values["bdata"]), dtype=values["dtype"]).size
-    return len(values)
+    chart = at.get("vega_lite_chart")
+    assert chart, "no chart"
+    (dataset,) = chart[0].proto.datasets
+    return pa.ipc.open_stream(dataset.data.data).read_all()
 
 
 def wait_for_job(at: Any, timeout: float = 120) -> list[str]:
@@ -425,13 +424,11 @@ def test_settings_saved_as_defaults_start_new_sessions(ui_store: Path) -> None:
 
 def test_map_settings_and_language(ui_store: Path) -> None:
     at = app("map")
-    chart = at.get("plotly_chart")
-    assert chart, "no chart"
-    spec = json.loads(chart[0].proto.spec)
-    points = sum(_length(trace["x"]) for trace in spec["data"])
+    rows = map_rows(at)
     rag = MMRag.open(ui_store, OFFLINE)
-    assert points == len(rag.indexer.open("clip"))
-    assert {trace["name"] for trace in spec["data"]} <= {"Text", "Image", "Audio"}
+    assert rows.num_rows == len(rag.indexer.open("clip"))
+    assert set(rows.column("group").to_pylist()) <= {"Text", "Image", "Audio"}
+    assert json.loads(at.get("vega_lite_chart")[0].proto.spec)["params"]  # a click selects
 
     at.switch_page("views/settings.py").run()
     at.number_input[0].set_value(4)  # k
@@ -689,10 +686,10 @@ def test_every_page_in_japanese_has_no_untranslated_ui_text(ui_store: Path) -> N
         at.switch_page(f"views/{page}.py").run()
         collect(page)
     deadline = time.monotonic() + 120
-    while not at.get("plotly_chart") and time.monotonic() < deadline:  # laid out in background
+    while not at.get("vega_lite_chart") and time.monotonic() < deadline:  # laid out in background
         time.sleep(0.3)
         at.run()
-    assert at.get("plotly_chart")
+    assert at.get("vega_lite_chart")
     collect("map")
     typed = ["防災訓練", "budget 2026 travel", "赤い円", "防災訓練はいつですか"]
     found = {where: untranslated(s, data, typed) for where, s in seen.items()}

@@ -309,11 +309,11 @@ def test_ingest_uploaded_file_with_progress(page: Any, artifacts: Path, tmp_path
 
 def test_map_settings_and_japanese(page: Any, server: str, artifacts: Path) -> None:
     page.goto(f"{server}/map")
-    page.locator(".js-plotly-plot").first.wait_for()
-    points = page.locator(".js-plotly-plot .point")
+    points = page.locator(".vega-embed .mark-symbol path")  # one per item (SVG below 2000)
+    points.first.wait_for()
     assert points.count() > 10
     _shoot(page, artifacts, "map")
-    box = points.first.bounding_box()  # plotly's drag layer covers the points: click there
+    box = points.first.bounding_box()
     page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
     page.get_by_role("dialog").get_by_text("Item details").wait_for()
     _shoot(page, artifacts, "map-open")
@@ -351,7 +351,7 @@ def test_chat_shows_the_sources_while_the_answer_is_written(
 # content (passages, answers, tables of data, the map), icon ligatures and hidden parts.
 VISIBLE_TEXT = """() => {
   const data = '.mm-snippet, .mm-context, .mm-answer, .mm-chips, table.mm-meta td, code, pre,'
-    + ' [data-testid="stDataFrame"], .js-plotly-plot, [translate="no"], style, script';
+    + ' [data-testid="stDataFrame"], .vega-embed, [translate="no"], style, script';
   const out = [];
   const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
   while (walker.nextNode()) {
@@ -451,7 +451,7 @@ def test_walk_every_page(page: Any, server: str, store: Path, artifacts: Path, l
         look(f"library-{name}")
 
     page.goto(f"{server}/map?lang={lang}")
-    page.locator(".js-plotly-plot").first.wait_for()
+    page.locator(".vega-embed .mark-symbol path").first.wait_for()
     look("map")
     page.goto(f"{server}/settings?lang={lang}")
     page.locator('[data-testid="stForm"]').wait_for()
