@@ -35,6 +35,7 @@ from index.vector_store import (
     Metric,
     ModelMismatchError,
     VectorStoreSettings,
+    checked_rows,
     set_threads,
 )
 
@@ -288,7 +289,7 @@ class FaissStore:
 
     def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
         """Insert rows; an id already stored is replaced (the last one wins within a batch)."""
-        ids, vectors = self._check_rows(ids, vectors)
+        ids, vectors = checked_rows(ids, vectors, self._identity.dim, copy=True)
         if len(ids) == 0:
             return
         with self._lock:
@@ -433,22 +434,6 @@ class FaissStore:
             self._index = faiss.deserialize_index(faiss.serialize_index(self._index))
             self._raw_parts = [np.array(p) for p in self._raw_parts]
             self._mmapped = False
-
-    def _check_rows(self, ids: np.ndarray, vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        ids = np.asarray(ids, dtype=np.int64).ravel()
-        # a private copy: raw-vector stores keep the array, the caller may reuse theirs
-        vectors = np.array(vectors, dtype=np.float32, order="C", copy=True)
-        if vectors.ndim != 2 or vectors.shape[1] != self._identity.dim:
-            raise ValueError(f"vectors must be (n, {self._identity.dim}), got {vectors.shape}")
-        if len(ids) != len(vectors):
-            raise ValueError(f"{len(ids)} ids for {len(vectors)} vectors")
-        if len(ids) and ids.min() < 0:
-            raise ValueError("ids must be >= 0 (-1 marks an empty result)")
-        if len(np.unique(ids)) != len(ids):  # keep the last occurrence of each id
-            _, last = np.unique(ids[::-1], return_index=True)
-            keep = np.sort(len(ids) - 1 - last)
-            ids, vectors = ids[keep], np.ascontiguousarray(vectors[keep])
-        return ids, vectors
 
     # -- search ------------------------------------------------------------------------------
 

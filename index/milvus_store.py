@@ -34,6 +34,7 @@ from index.vector_store import (
     ModelMismatchError,
     VectorStoreError,
     VectorStoreSettings,
+    checked_rows,
 )
 
 FORMAT = "mmrag-milvus-store"
@@ -193,7 +194,7 @@ class MilvusStore:
         Raises FileNotFoundError without a manifest, ModelMismatchError when ``expect`` differs
         from the stored identity, IndexCorruptError when the collection is gone."""
         directory = Path(directory)
-        manifest = read_manifest(directory)
+        manifest = files.read_manifest(directory, FORMAT)
         try:
             identity = ModelIdentity(**manifest["identity"])
             collection = str(manifest["collection"])
@@ -249,7 +250,7 @@ class MilvusStore:
 
     def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
         """Insert rows; an id already stored is replaced (the last one wins within a batch)."""
-        ids, vectors = self._check_rows(ids, vectors)
+        ids, vectors = checked_rows(ids, vectors, self._identity.dim)
         step = self.milvus.batch
         for lo in range(0, len(ids), step):
             rows = [
@@ -269,21 +270,6 @@ class MilvusStore:
                 self._client.delete(self.collection, ids=present)
                 removed += len(present)
         return removed
-
-    def _check_rows(self, ids: np.ndarray, vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        ids = np.asarray(ids, dtype=np.int64).ravel()
-        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
-        if vectors.ndim != 2 or vectors.shape[1] != self._identity.dim:
-            raise ValueError(f"vectors must be (n, {self._identity.dim}), got {vectors.shape}")
-        if len(ids) != len(vectors):
-            raise ValueError(f"{len(ids)} ids for {len(vectors)} vectors")
-        if len(ids) and ids.min() < 0:
-            raise ValueError("ids must be >= 0 (-1 marks an empty result)")
-        if len(np.unique(ids)) != len(ids):  # keep the last occurrence of each id
-            _, last = np.unique(ids[::-1], return_index=True)
-            keep = np.sort(len(ids) - 1 - last)
-            ids, vectors = ids[keep], vectors[keep]
-        return ids, vectors
 
     # -- search ------------------------------------------------------------------------------
 
@@ -386,7 +372,7 @@ class MilvusStore:
                 target,
                 {
                     "format": FORMAT,
-                    "version": 1,
+                    "version": files.FORMAT_VERSION,
                     "identity": self._identity.to_json(),
                     "metric": "ip",
                     "collection": self.collection,
@@ -422,26 +408,10 @@ class MilvusStore:
             self.close()
 
 
-def read_manifest(directory: Path) -> dict:
-    """A Milvus generation's manifest (FileNotFoundError without one)."""
-    import json
-
-    path = directory / files.MANIFEST
-    if not path.exists():
-        raise FileNotFoundError(f"no vector store in {directory} ({files.MANIFEST} is missing)")
-    try:
-        manifest = json.loads(path.read_bytes())
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise IndexCorruptError(f"{path} is not valid JSON: {e}") from e
-    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
-        raise IndexCorruptError(f"{path} is not a {FORMAT} manifest")
-    return manifest
-
-
 def drop(directory: Path, milvus: MilvusSettings) -> None:
     """Drop the collection a generation directory names (its files are the caller's)."""
     try:
-        collection = read_manifest(directory)["collection"]
+        collection = files.read_manifest(directory, FORMAT)["collection"]
     except (OSError, IndexCorruptError, KeyError):
         return
     with client(milvus) as c:

@@ -83,7 +83,8 @@ def write_manifest(directory: Path, manifest: dict[str, object]) -> None:
         w.write(json.dumps(manifest, indent=2).encode())
 
 
-def read_manifest(directory: Path) -> dict:
+def read_manifest(directory: Path, fmt: str = FORMAT) -> dict:
+    """A generation's manifest, checked to be a ``fmt`` one this mmrag can read."""
     path = directory / MANIFEST
     if not path.exists():
         raise FileNotFoundError(f"no vector store in {directory} ({MANIFEST} is missing)")
@@ -91,8 +92,8 @@ def read_manifest(directory: Path) -> dict:
         manifest = json.loads(path.read_bytes())
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
         raise IndexCorruptError(f"{path} is not valid JSON: {e}") from e
-    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
-        raise IndexCorruptError(f"{path} is not a {FORMAT} manifest")
+    if not isinstance(manifest, dict) or manifest.get("format") != fmt:
+        raise IndexCorruptError(f"{path} is not a {fmt} manifest")
     if manifest.get("version", 0) > FORMAT_VERSION:
         raise IndexCorruptError(
             f"{path} has format version {manifest.get('version')}; this mmrag reads up to "

@@ -205,6 +205,31 @@ class VectorStore(Protocol):
         ...
 
 
+def checked_rows(
+    ids: np.ndarray, vectors: np.ndarray, dim: int, *, copy: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
+    """``ids`` as int64 and ``vectors`` as C-contiguous float32 rows of width ``dim``, checked
+    against each other; of an id given twice the last row is kept. ``copy``: the vectors are
+    always a private copy (for a store that keeps the array)."""
+    ids = np.asarray(ids, dtype=np.int64).ravel()
+    vectors = (
+        np.array(vectors, dtype=np.float32, order="C", copy=True)
+        if copy
+        else np.ascontiguousarray(vectors, dtype=np.float32)
+    )
+    if vectors.ndim != 2 or vectors.shape[1] != dim:
+        raise ValueError(f"vectors must be (n, {dim}), got {vectors.shape}")
+    if len(ids) != len(vectors):
+        raise ValueError(f"{len(ids)} ids for {len(vectors)} vectors")
+    if len(ids) and ids.min() < 0:
+        raise ValueError("ids must be >= 0 (-1 marks an empty result)")
+    if len(np.unique(ids)) != len(ids):  # keep the last occurrence of each id
+        _, last = np.unique(ids[::-1], return_index=True)
+        keep = np.sort(len(ids) - 1 - last)
+        ids, vectors = ids[keep], np.ascontiguousarray(vectors[keep])
+    return ids, vectors
+
+
 def set_threads(threads: int | None = None) -> int:
     """Apply the FAISS thread count (argument, else $MMRAG_THREADS); returns the count in use."""
     import faiss
@@ -235,5 +260,6 @@ __all__ = [
     "VectorStore",
     "VectorStoreError",
     "VectorStoreSettings",
+    "checked_rows",
     "set_threads",
 ]
