@@ -279,6 +279,16 @@ class FaissStore:
     def ids(self) -> np.ndarray:
         return self._idmap.keys.copy()
 
+    def vectors(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(the stored ones of ``ids``, their vectors)."""
+        ids = np.asarray(ids, dtype=np.int64).ravel()
+        with self._lock:
+            positions = self._idmap.lookup(ids)
+            keep = positions >= 0
+            if not keep.any():
+                return np.empty(0, np.int64), np.empty((0, self._identity.dim), np.float32)
+            return ids[keep], np.asarray(self._rows(positions[keep]), dtype=np.float32)
+
     def __repr__(self) -> str:
         return (
             f"FaissStore({self._identity.name!r}, dim={self._identity.dim}, "

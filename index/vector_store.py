@@ -198,6 +198,10 @@ class VectorStore(Protocol):
         """The stored ids, sorted."""
         ...
 
+    def vectors(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(the stored ones of ``ids``, their vectors as float32 rows)."""
+        ...
+
     def __len__(self) -> int: ...
 
     def save(self, directory: str | Path | None = None) -> Path:

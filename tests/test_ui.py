@@ -60,11 +60,15 @@ def texts(at: Any, kind: str) -> list[str]:
     return [e.value for e in getattr(at, kind)]
 
 
-def map_rows(at: Any) -> Any:
-    """The map chart's data (a pyarrow table: id, x, y, group, name, preview)."""
+def map_rows(at: Any, timeout: float = 120) -> Any:
+    """The map chart's data (a pyarrow table: id, x, y, group, name, preview), once the
+    background layout is ready (the page polls for it; AppTest reruns instead)."""
     import pyarrow as pa
 
-    chart = at.get("vega_lite_chart")
+    deadline = time.monotonic() + timeout
+    while not (chart := at.get("vega_lite_chart")) and time.monotonic() < deadline:
+        time.sleep(0.2)
+        at.run()
     assert chart, "no chart"
     (dataset,) = chart[0].proto.datasets
     return pa.ipc.open_stream(dataset.data.data).read_all()

@@ -200,6 +200,22 @@ def test_readd_replaces_vector(backend: str, new_store: Callable) -> None:
     ("backend", "case"),
     [*(("faiss", c) for c in ["exact", *ANN_CASES]), *(("milvus", c) for c in MILVUS_INDEX)],
 )
+def test_vectors_read_back(backend: str, case: str, new_store: Callable) -> None:
+    """What the map draws: the stored rows by id, unknown and removed ids left out."""
+    base = unit_rows(50)
+    store = new_store(backend, case)
+    store.add(np.arange(50), base)
+    store.remove(np.array([3]))
+    ids, vectors = store.vectors(np.array([1, 3, 7, 99]))
+    assert ids.tolist() == [1, 7]
+    np.testing.assert_allclose(vectors, base[[1, 7]], atol=1e-5)
+    assert store.vectors(np.array([99]))[0].size == 0
+
+
+@pytest.mark.parametrize(
+    ("backend", "case"),
+    [*(("faiss", c) for c in ["exact", *ANN_CASES]), *(("milvus", c) for c in MILVUS_INDEX)],
+)
 def test_removed_ids_never_returned(backend: str, case: str, new_store: Callable) -> None:
     base, queries = unit_rows(1500), unit_rows(50, seed=1)
     ids = np.arange(1500, dtype=np.int64) * 3

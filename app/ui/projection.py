@@ -21,7 +21,7 @@ import numpy as np
 from sqlalchemy import select
 
 from index.indexer import Indexer, Space
-from index.vector_store import FaissStore
+from index.stores import close_store, open_store
 from ingest.catalog import Catalog, Chunk, Document
 from ingest.catalog.store import best_paths
 from ingest.paths import display_name
@@ -74,15 +74,13 @@ def stored_vectors(indexer: Indexer, space: Space) -> tuple[np.ndarray, np.ndarr
     directory = indexer.space_dir(space)
     if not (directory / "manifest.json").is_file():
         return np.zeros(0, dtype=np.int64), np.zeros((0, 2), dtype=np.float32)
-    store = FaissStore.open(directory, settings=indexer.settings.store)
-    if len(store) == 0:
-        return np.zeros(0, dtype=np.int64), np.zeros((0, 2), dtype=np.float32)
-    ids = store.ids()
-    if hasattr(store, "vectors"):  # the public accessor, where the vector store has one
-        return ids, np.asarray(store.vectors(ids), dtype=np.float32)
-    # FaissStore keeps rows by position; it offers no public read-back yet
-    positions = store._idmap.lookup(ids)
-    return ids, np.asarray(store._rows(positions), dtype=np.float32)
+    store = open_store(directory, indexer.settings, indexer.root.parent, None)
+    try:
+        if len(store) == 0:
+            return np.zeros(0, dtype=np.int64), np.zeros((0, 2), dtype=np.float32)
+        return store.vectors(store.ids())
+    finally:
+        close_store(store)
 
 
 def project(vectors: np.ndarray, method: Method, seed: int = 0) -> tuple[np.ndarray, float | None]:
