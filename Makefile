@@ -50,6 +50,8 @@ ifneq ($(GPU),)
 	$(PY) -m pip uninstall -q -y faiss-cpu
 	$(PY) -m pip install -q --force-reinstall --no-deps "faiss-gpu>=1.15,<2"
 endif
+	# the cross-lingual dictionary, condensed once into the model cache (~15 s)
+	$(PY) -m retrieval.translation
 	touch $@
 
 venv: $(INSTALLED)

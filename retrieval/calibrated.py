@@ -31,6 +31,8 @@ FEATURES = (
     "cos_gap_lang",  # cosine minus the best cosine among candidates in the same language
     "same_lang",  # the item is in the query's language
     "coverage",  # share of the query's idf mass found in the item
+    "bm25_xl",  # BM25 score of the translated query / its best (items in the other language)
+    "bm25_xl_rank",  # 1 / (1 + rank) in that list
 )
 PICTURE_SLOPE = 20.0  # a CLIP similarity 0.1 above the floor: p = 0.88; at the floor: 0.5
 
@@ -43,6 +45,7 @@ class Signals:
     bm25: Ranked  # best first
     cosines: Mapping[int, float]  # text-space cosine of every candidate that has text
     coverage: Mapping[int, float]
+    bm25_xl: Ranked = ()  # the translated query's BM25 list, best first
 
 
 def feature_matrix(results: Sequence[SearchResult], s: Signals) -> np.ndarray:
@@ -50,6 +53,9 @@ def feature_matrix(results: Sequence[SearchResult], s: Signals) -> np.ndarray:
     best_bm25 = max((score for _, score in s.bm25), default=0.0) or 1.0
     bm25 = dict(s.bm25)
     bm25_rank = {i: r for r, (i, _) in enumerate(s.bm25, 1)}
+    best_xl = max((score for _, score in s.bm25_xl), default=0.0) or 1.0
+    xl = dict(s.bm25_xl)
+    xl_rank = {i: r for r, (i, _) in enumerate(s.bm25_xl, 1)}
     cos = [s.cosines.get(r.id) for r in results]
     known = [c for c in cos if c is not None]
     best = max(known, default=0.0)
@@ -68,6 +74,8 @@ def feature_matrix(results: Sequence[SearchResult], s: Signals) -> np.ndarray:
                 (c - best_in[r.language]) if c is not None else -1.0,
                 float(r.language == (s.query_language or "en")),
                 s.coverage.get(r.id, 0.0),
+                xl.get(r.id, 0.0) / best_xl,
+                1.0 / (1 + xl_rank[r.id]) if r.id in xl_rank else 0.0,
             ]
         )
     return np.asarray(rows, dtype=np.float64).reshape(len(results), len(FEATURES))

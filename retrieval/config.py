@@ -58,16 +58,18 @@ class CalibrationSettings(Section):
     )
     # fitted on benchmarks/dev_eval (tune half) for multilingual-e5-small (C=5; see
     # benchmarks/results/fit_fusion.json for the cross-validated comparison with rrf)
-    bias: float = -8.968
+    bias: float = -15.842
     weights: dict[str, float] = Field(
         default_factory=lambda: {
-            "bm25": 2.703,
-            "bm25_rank": 4.205,
-            "cos": 11.192,
-            "cos_gap": 45.485,
-            "cos_gap_lang": 26.158,
-            "same_lang": -1.932,
-            "coverage": 2.480,
+            "bm25": 3.778,
+            "bm25_rank": 3.487,
+            "cos": 17.297,
+            "cos_gap": 42.058,
+            "cos_gap_lang": 25.901,
+            "same_lang": -0.409,
+            "coverage": 1.561,
+            "bm25_xl": 3.840,
+            "bm25_xl_rank": 2.551,
         }
     )
 
@@ -87,11 +89,24 @@ class RetrievalSettings(Section):
         description="also search the text space among items in other languages than the "
         "query's (a multilingual model ranks same-language passages first)",
     )
+    translation: Literal["jmdict", "none"] = Field(
+        default="jmdict",
+        description="how an English or Japanese query is turned into the other language's "
+        "words for keyword search among items in that language (bm25_xl): jmdict (a "
+        "dictionary, pip install jamdict-data) or none",
+    )
     rrf_k: int = Field(default=60, ge=1)
     weights: dict[str, float] = Field(
-        default_factory=lambda: {"bm25": 1.0, "text": 1.0, "text_xl": 0.5, "clip": 1.0},
+        default_factory=lambda: {
+            "bm25": 1.0,
+            "text": 1.0,
+            "text_xl": 0.5,
+            "bm25_xl": 0.5,
+            "clip": 1.0,
+        },
         description="rank fusion weight per retriever: bm25, text (passage vectors), text_xl "
-        "(passage vectors in the query's other languages), clip (shared space)",
+        "(passage vectors in the query's other languages), bm25_xl (the translated query's "
+        "words among items in the other language), clip (shared space)",
     )
     modality_weights: dict[str, float] = Field(
         default_factory=lambda: {"text": 1.0, "audio": 1.0, "image": 1.0},

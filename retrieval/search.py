@@ -4,9 +4,12 @@ A search runs in stages:
 
 1. candidates: BM25 over every text-bearing item (``bm25``), nearest neighbours in the text
    space (``text``) and in the shared CLIP space (``clip``: images for text queries, images and
-   text items for image queries); filters restrict every retriever (none of them starves);
-2. fusion: reciprocal rank fusion or a weighted sum of normalised scores, weights per
-   retriever, then per modality;
+   text items for image queries); for a hybrid text query also the text space among items in
+   the other languages (``text_xl``) and BM25 there with the query's words translated
+   (``bm25_xl``, see translation.py); filters restrict every retriever (none of them starves);
+2. fusion: the calibrated model's probability per candidate (calibrated.py), or reciprocal
+   rank fusion or a weighted sum of normalised scores, weights per retriever, then per
+   modality;
 3. diversity: near-duplicates folded into the best of their group;
 4. reranking: a cross-encoder over ``factor * k`` candidates (text queries), when available;
 5. optional MMR, then low-relevance marking from calibrated signals.
@@ -37,6 +40,7 @@ from retrieval.fusion import by_modality, rrf, weighted
 from retrieval.hydrate import hydrate
 from retrieval.lexical import LexicalRetriever
 from retrieval.rerank import Reranker, load_reranker
+from retrieval.translation import Translator, load_translator
 from retrieval.types import SearchInfo, SearchResult, SearchResults
 
 log = logging.getLogger(__name__)
@@ -60,6 +64,7 @@ class Searcher:
         self.dense = DenseRetriever(indexer)
         self.lexical = LexicalRetriever(indexer)
         self._id_cache: dict[str, tuple[tuple[int, int], np.ndarray]] = {}
+        self._translator: Translator | bool | None = False  # False: not loaded yet
 
     def refresh(self) -> None:
         """Forget opened indexes (after an ingest or reindex)."""
@@ -159,6 +164,7 @@ class Searcher:
         signals = Signals(
             query_language=detect_language(text),
             bm25=found.get("bm25", []),
+            bm25_xl=found.get("bm25_xl", []),
             cosines=self.dense.cosines(text, [r.id for r in results if r.text.strip()]),
             coverage=cover,
         )
@@ -229,6 +235,10 @@ class Searcher:
                 )
                 if others is not None and len(others):
                     lists["text_xl"] = self.dense.search_text(text, "text", n, others)
+                    translated = self.translate(text) if mode == "hybrid" else None
+                    if translated:
+                        boost = self.settings.context_boost
+                        lists["bm25_xl"] = self.lexical.search(translated, n, others, boost)
             clip_ids = allowed if self.settings.text_query_clip == "all" else self._images(allowed)
             if clip_ids is None or len(clip_ids):
                 lists["clip"] = self.dense.search_text(text, "clip", n, clip_ids)
@@ -254,6 +264,21 @@ class Searcher:
         if self.lexical.problem and self.lexical.problem not in info.notes:
             info.notes.append(f"BM25 unavailable: {self.lexical.problem}")
         return ranked
+
+    def translate(self, text: str) -> str | None:
+        """An English query's words in Japanese and the other way round (None: no translator,
+        another language, or no word it knows)."""
+        translator = self.translator()
+        source = detect_language(text)
+        target = {"en": "ja", "ja": "en"}.get(source or "")
+        if translator is None or source is None or target is None:
+            return None
+        return translator.translate(text, source, target)
+
+    def translator(self) -> Translator | None:
+        if self._translator is False:
+            self._translator = load_translator(self.settings.translation)
+        return self._translator  # type: ignore[return-value]
 
     def floor(self, name: str, ranked: Ranked) -> Ranked:
         """Only hits a retriever finds relevant enough vote in the fusion."""
@@ -301,9 +326,10 @@ class Searcher:
         return np.intersect1d(cached[1], allowed, assume_unique=True)
 
     def _fuse(self, lists: dict[str, Ranked]) -> list[tuple[int, float]]:
-        if "text_xl" in lists and "text" in lists:  # a second chance, not a second vote
-            seen = {i for i, _ in lists["text"]}
-            lists = {**lists, "text_xl": [(i, s) for i, s in lists["text_xl"] if i not in seen]}
+        for xl, main in (("text_xl", "text"), ("bm25_xl", "bm25")):
+            if xl in lists and main in lists:  # a second chance, not a second vote
+                seen = {i for i, _ in lists[main]}
+                lists = {**lists, xl: [(i, s) for i, s in lists[xl] if i not in seen]}
         lists = {k: v for k, v in lists.items() if v}
         if not lists:
             return []
