@@ -19,6 +19,7 @@ from tests.conftest import offline_settings
 def rag(sample_store: Path) -> MMRag:
     return MMRag(offline_settings(sample_store))
 
+
 # a few entries in jamdict's schema: (idseq, kanji forms, readings, common, senses' glosses)
 ENTRIES = [
     (1, ["圧縮"], ["あっしゅく"], True, [["compression", "condensation"]]),
