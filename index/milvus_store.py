@@ -42,6 +42,20 @@ _PAGE = 16_384  # rows per query page (a Milvus server's limit per request)
 _EXPR_MAX = 65_536  # ids per `id in [...]` expression before searching exactly instead
 _clients: dict[tuple[str, str, str], list[Any]] = {}  # key -> [client, users]
 _clients_lock = threading.Lock()
+# A finalizer may run while its thread holds _clients_lock (a garbage collection inside
+# acquire): there it only leaves a note of the user it ends, settled by the next call.
+_orphans: list[MilvusSettings] = []
+_holder = threading.local()
+
+
+@contextlib.contextmanager
+def _locked() -> Iterator[None]:
+    with _clients_lock:
+        _holder.inside = True
+        try:
+            yield
+        finally:
+            _holder.inside = False
 
 
 class _NoTimestampNoise(logging.Filter):
@@ -78,7 +92,8 @@ def acquire(milvus: MilvusSettings) -> Any:
             "pip install 'mmrag[milvus]'"
         ) from e
 
-    with _clients_lock:
+    with _locked():
+        _stop(_settle_orphans_locked())  # before a new client: a stop ends its file's engine
         entry = _clients.get(_key(milvus))
         if entry is None:
             if milvus.is_lite:
@@ -99,18 +114,38 @@ def acquire(milvus: MilvusSettings) -> Any:
 
 
 def release(milvus: MilvusSettings) -> None:
-    with _clients_lock:
-        entry = _clients.get(_key(milvus))
-        if entry is None:
-            return
-        entry[1] -= 1
-        if entry[1] > 0 or not milvus.is_lite:
-            return  # a server connection is cheap to keep; a Lite engine holds its file
-        del _clients[_key(milvus)]
-    entry[0].close()
-    from milvus_lite.server_manager import server_manager_instance
+    with _locked():
+        stopped = _settle_orphans_locked()
+        stopped += _release_locked(milvus)
+    _stop(stopped)
 
-    server_manager_instance.release_server(milvus.uri)
+
+def _release_locked(milvus: MilvusSettings) -> list[tuple[Any, MilvusSettings]]:
+    """One user fewer; the client to stop when it was the last user of a Lite file."""
+    entry = _clients.get(_key(milvus))
+    if entry is None:
+        return []
+    entry[1] -= 1
+    if entry[1] > 0 or not milvus.is_lite:
+        return []  # a server connection is cheap to keep; a Lite engine holds its file
+    del _clients[_key(milvus)]
+    return [(entry[0], milvus)]
+
+
+def _settle_orphans_locked() -> list[tuple[Any, MilvusSettings]]:
+    stopped = []
+    while _orphans:
+        stopped += _release_locked(_orphans.pop())
+    return stopped
+
+
+def _stop(clients: list[tuple[Any, MilvusSettings]]) -> None:
+    """Close clients and stop their Milvus Lite engines (outside the lock: it takes time)."""
+    for c, milvus in clients:
+        c.close()
+        from milvus_lite.server_manager import server_manager_instance
+
+        server_manager_instance.release_server(milvus.uri)
 
 
 @contextlib.contextmanager
@@ -405,7 +440,15 @@ class MilvusStore:
 
     def __del__(self) -> None:
         with contextlib.suppress(Exception):  # interpreter shutdown: modules may be gone
-            self.close()
+            if self._hold is not None:
+                self._hold.close()
+                self._hold = None
+            if getattr(_holder, "inside", False):
+                if not self._released:
+                    self._released = True
+                    _orphans.append(self.milvus)  # this thread holds the lock: see _orphans
+            else:
+                self.close()
 
 
 def drop(directory: Path, milvus: MilvusSettings) -> None:

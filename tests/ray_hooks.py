@@ -4,10 +4,13 @@ worker, which monkeypatching in the test process cannot reach."""
 from __future__ import annotations
 
 import os
+import time
 
 
 def crashing_readers() -> None:
-    """A file named ``crash*`` kills every worker that reads it; ``flaky*`` only the first."""
+    """A file named ``crash*`` kills every worker that reads it; ``flaky*`` only the first.
+    The first worker to read a ``hang*`` file writes its pid beside the folder and waits to be
+    killed from outside (``kill -9``); the next one reads it."""
     from ingest import worker
 
     real = worker.read
@@ -20,6 +23,12 @@ def crashing_readers() -> None:
         if name.startswith("flaky") and not marker.exists():
             marker.touch()
             os._exit(3)
+        if name.startswith("hang") and not marker.exists():
+            marker.touch()
+            pid_file = job.path.parent.parent / (name + ".pid")
+            pid_file.with_suffix(".tmp").write_text(str(os.getpid()))
+            pid_file.with_suffix(".tmp").replace(pid_file)
+            time.sleep(300)
         return real(job)
 
     worker.read = read

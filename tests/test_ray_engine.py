@@ -4,6 +4,13 @@ kills its worker every time reported failed once and not retried on the next run
 
 from __future__ import annotations
 
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,7 +19,7 @@ import pytest
 from app.api import MMRag
 from ingest.ray_engine import CRASHED, RayPipeline
 from ingest.types import FileStatus
-from tests.conftest import ROOT, offline_settings
+from tests.conftest import OFFLINE, ROOT, offline_settings, skip_on_postgresql
 
 ray = pytest.importorskip("ray", reason="ray is not installed (pip install 'ray[default]')")
 
@@ -58,3 +65,107 @@ def test_ray_ingest_is_idempotent_and_reports_a_crashing_file_once(
     assert again.pop("crash.md") is FileStatus.SKIPPED  # known to fail: not read again
     assert set(again.values()) == {FileStatus.UNCHANGED}
     assert rag.catalog.counts()["documents"] == 5
+
+
+def _notes(folder: Path, n: int, prefix: str = "note") -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    for i in range(n):
+        (folder / f"{prefix}{i:03d}.md").write_text(
+            f"# Note {i}\n\nTide table entry {i}: high water at {i % 12}:{i % 60:02d}.\n"
+        )
+
+
+def _consistent(rag: MMRag, n: int) -> None:
+    """``n`` documents, each once, with its chunks once, and indexes in step with them."""
+    with rag.catalog.session() as s:
+        from sqlalchemy import func, select
+
+        from ingest.catalog import Chunk, Document
+
+        assert s.scalar(select(func.count(Document.id))) == n
+        chunks = s.scalar(select(func.count(Chunk.id)))
+        distinct = s.scalar(
+            select(func.count()).select_from(
+                select(Chunk.document_id, Chunk.ordinal).distinct().subquery()
+            )
+        )
+    assert chunks == distinct >= n
+    findings = rag.doctor(repair=False)
+    assert all(f.ok for f in findings), [f for f in findings if not f.ok]
+
+
+def test_a_worker_killed_mid_read_loses_and_duplicates_nothing(
+    local_ray: None, tmp_path: Path
+) -> None:
+    """kill -9 of the Ray worker reading a file: its batch is read again, file by file."""
+    folder = tmp_path / "files"
+    _notes(folder, 30)
+    (folder / "hang.md").write_text("# Hang\n\nThe first worker to read this is killed.")
+    pid_file = tmp_path / "hang.md.pid"
+    killed: list[int] = []
+
+    def kill_the_reader() -> None:
+        deadline = time.monotonic() + 120
+        while not pid_file.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if pid_file.exists():
+            pid = int(pid_file.read_text())
+            os.kill(pid, signal.SIGKILL)
+            killed.append(pid)
+
+    killer = threading.Thread(target=kill_the_reader, daemon=True)
+    killer.start()
+    rag = MMRag(offline_settings(tmp_path / "store", ingest={"engine": "ray", "workers": 1}))
+    results = {r.path.name: r.status for r in rag.ingest([folder])}
+    killer.join(timeout=5)
+    assert killed, "the hanging reader never started"
+    assert set(results.values()) == {FileStatus.INGESTED} and len(results) == 31
+    _consistent(rag, 31)
+
+
+def test_a_killed_ray_driver_resumes_without_losses_or_duplicates(
+    local_ray: None, tmp_path: Path
+) -> None:
+    """kill -9 of `mmrag ingest --engine ray` midway; the next run finishes the job."""
+    import psutil
+
+    skip_on_postgresql("the run's progress is read from catalog.sqlite3")
+    notes = 600
+    corpus = tmp_path / "corpus"
+    _notes(corpus, notes)
+    store = tmp_path / "store"
+    db = store / "catalog.sqlite3"
+    cmd = [
+        sys.executable, "-m", "app.cli", "ingest", str(corpus), "--store", str(store),
+        "--config", str(OFFLINE), "--engine", "ray",
+    ]  # fmt: skip
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT)
+    driver = psutil.Process(proc.pid)
+    stored, deadline = 0, time.monotonic() + 240
+    while time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.01)
+        try:
+            stored = sqlite3.connect(db).execute("select count(*) from documents").fetchone()[0]
+        except sqlite3.Error:
+            continue
+        if stored >= 3:
+            break
+    ray_processes = driver.children(recursive=True)  # the local Ray it started
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    for p in ray_processes:  # what the dead driver leaves is not this test's to keep
+        try:
+            p.kill()
+        except psutil.NoSuchProcess:
+            continue
+    assert 3 <= stored < notes, "the run was not killed midway"
+
+    rag = MMRag(offline_settings(store, ingest={"engine": "ray", "workers": 1}))
+    statuses = [r.status for r in rag.ingest([corpus])]
+    assert statuses.count(FileStatus.UNCHANGED) >= 3
+    assert set(statuses) <= {FileStatus.UNCHANGED, FileStatus.INGESTED}
+    _consistent(rag, notes)
+    interrupted = sqlite3.connect(db).execute(
+        "select count(*) from ingest_runs where status = 'interrupted'"
+    )
+    assert interrupted.fetchone()[0] >= 1

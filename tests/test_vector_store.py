@@ -383,6 +383,34 @@ def test_manifest_contents(tmp_path: Path) -> None:
     assert len(entry["crc32"]) == 8
 
 
+def test_a_milvus_store_collected_while_its_thread_holds_the_client_lock(
+    milvus: MilvusSettings, new_store: Callable
+) -> None:
+    """A garbage collection inside `acquire` finalizes a store: it must not wait for the lock
+    its own thread holds (it leaves a note settled by the next call), and elsewhere a dropped
+    store lets go of its client at once."""
+    import threading
+
+    from index import milvus_store
+
+    def finalize_inside_the_lock() -> None:
+        store = new_store("milvus")
+        with milvus_store._locked():  # as when a collection runs inside acquire()
+            store.__del__()
+
+    worker = threading.Thread(target=finalize_inside_the_lock, daemon=True)
+    worker.start()
+    worker.join(timeout=60)
+    assert not worker.is_alive(), "deadlock: a finalizer waited for its own thread's lock"
+    assert milvus_store._orphans == [milvus.model_copy(update={"index_type": "FLAT"})]
+    with milvus_store.client(milvus) as c:  # the next call settles the note
+        c.list_collections()
+    assert milvus_store._orphans == []
+    users = {k: v[1] for k, v in milvus_store._clients.items()}
+    new_store("milvus").__del__()  # outside the lock: released at once
+    assert {k: v[1] for k, v in milvus_store._clients.items()} == users
+
+
 def test_milvus_store_round_trip_alias_and_drop(
     tmp_path: Path, milvus: MilvusSettings, new_store: Callable
 ) -> None:
