@@ -22,7 +22,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Literal
 
-VERSION = 2  # bump when terms() output changes: stored lexical indexes are rebuilt
+VERSION = 3  # bump when terms() output changes: stored lexical indexes are rebuilt
 
 # Snowball's English stop-word list (snowballstem.org), plus modal verbs and the pieces that
 # contractions split into ("don't" -> "don", "t")
@@ -163,15 +163,23 @@ class Analyzer:
     def _mixed(self, text: str) -> Iterator[Term]:
         sudachi = _sudachi(self.ja_split)
         for base, piece in _pieces(text):
+            latin: tuple[int, int] | None = None  # a run of text without Japanese in it
             for m in sudachi.tokenize(piece):
                 surface = m.surface()
                 start = base + m.begin()
                 if not _HAS_JA.search(surface):
-                    yield from self._latin(surface, start)
-                elif m.part_of_speech()[0] not in _JA_DROP:
+                    # Sudachi cuts "POP3" into "POP" "3": the run is read whole, as in English
+                    latin = (latin[0] if latin else start, base + m.end())
+                    continue
+                if latin is not None:
+                    yield from self._latin(text[latin[0] : latin[1]], latin[0])
+                    latin = None
+                if m.part_of_speech()[0] not in _JA_DROP:
                     word = unicodedata.normalize("NFKC", m.normalized_form()).casefold()
                     if not (self.stop_words and word in _JA_STOP):
                         yield Term(word, start, base + m.end())
+            if latin is not None:
+                yield from self._latin(text[latin[0] : latin[1]], latin[0])
 
 
 def _mid_sentence(text: str, at: int) -> bool:

@@ -58,18 +58,18 @@ class CalibrationSettings(Section):
     )
     # fitted on benchmarks/dev_eval (tune half) for multilingual-e5-small (C=5; see
     # benchmarks/results/fit_fusion.json for the cross-validated comparison with rrf)
-    bias: float = -15.842
+    bias: float = -16.039
     weights: dict[str, float] = Field(
         default_factory=lambda: {
-            "bm25": 3.778,
-            "bm25_rank": 3.487,
-            "cos": 17.297,
-            "cos_gap": 42.058,
-            "cos_gap_lang": 25.901,
-            "same_lang": -0.409,
-            "coverage": 1.561,
-            "bm25_xl": 3.840,
-            "bm25_xl_rank": 2.551,
+            "bm25": 3.743,
+            "bm25_rank": 3.523,
+            "cos": 17.521,
+            "cos_gap": 41.754,
+            "cos_gap_lang": 25.318,
+            "same_lang": -0.415,
+            "coverage": 1.596,
+            "bm25_xl": 3.926,
+            "bm25_xl_rank": 1.661,
         }
     )
 

@@ -76,3 +76,12 @@ def test_sentences_keep_abbreviations_and_split_lines() -> None:
         "Then stop.",
     ]
     assert split_sentences("| a | b |\n| 1 | 2 |") == ["| a | b |", "| 1 | 2 |"]
+
+
+def test_latin_words_in_japanese_text_are_the_english_terms() -> None:
+    """Sudachi cuts "POP3" into "POP" "3": inside Japanese the word is read as in English."""
+    an = analyzer()
+    assert an.tokens("SMTP と POP3 をトンネルする")[:2] == an.tokens("SMTP and POP3")
+    assert "ipv6" in an.tokens("IPv6アドレスを設定") and "raid5" in an.tokens("RAID5 を構成")
+    text = "x86_64 版"
+    assert [text[t.start : t.end] for t in an.spans(text)][:2] == ["x86", "64"]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from app.rag.evidence import check_key_terms
+from app.rag.evidence import check_key_terms, missing_reason
 from app.rag.types import Source
 from ingest.analysis import analyzer
 from retrieval.types import SearchResult
@@ -55,3 +55,38 @@ def test_titles_count_and_flagged_passages_do_not() -> None:
     ]
     ev = check_key_terms("When does Lantern renew?", planted)
     assert not ev.sufficient and [s.n for s in ev.only_flagged] == [2]
+
+
+def test_several_key_terms_must_be_spoken_of_by_one_file() -> None:
+    apart = [
+        _source(1, "Btrfs supports snapshots and subvolumes.", title="btrfs"),
+        _source(2, "RAID5 stripes data with parity across three disks.", title="raid"),
+    ]
+    ev = check_key_terms("How do I build RAID5 on Btrfs?", apart)
+    assert not ev.sufficient and ev.missing  # each is mentioned, never together
+    assert "along with" in missing_reason(ev)
+    together = [
+        _source(1, "Btrfs supports snapshots and subvolumes.", title="btrfs"),
+        _source(2, "On Btrfs, RAID5 is still marked unstable.", title="btrfs"),
+    ]
+    assert check_key_terms("How do I build RAID5 on Btrfs?", together).sufficient
+
+
+def test_an_identifier_counts_only_whole() -> None:
+    page = [_source(1, "--ignore-thread-creation=<yes|no>: atomics are checked as before.")]
+    ev = check_key_terms("What does --ignore-atomics=yes do?", page)
+    assert not ev.sufficient and ev.missing == ["ignore-atomics"]
+    assert check_key_terms("What does --ignore-thread-creation do?", page).sufficient
+    # hyphenated words are words, not a name: either half may do
+    hw = [_source(1, "Use lspci to list the PCI devices.")]
+    assert check_key_terms("Which tool lists PCI-type hardware?", hw).sufficient
+
+
+def test_a_files_folder_names_what_it_is_about() -> None:
+    result = SearchResult(
+        id=1, score=1.0, modality="text", source="/docs/nodejs/process.html",
+        text="process.hrtime.bigint() returns the current high-resolution real time.",
+    )  # fmt: skip
+    page = [Source(n=1, result=result, text=result.text)]
+    assert check_key_terms("Node.js で bigint の現在時刻を取得したい", page).sufficient
+    assert not check_key_terms("Deno で bigint の現在時刻を取得したい", page).sufficient

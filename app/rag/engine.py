@@ -106,7 +106,7 @@ class RagEngine:
         answer.missing_terms = key.missing
         if not key.sufficient and not pictures:
             why = flagged_reason(key.only_flagged) if key.only_flagged else None
-            yield from self._not_found(answer, closest, t0, why or missing_reason(key.missing))
+            yield from self._not_found(answer, closest, t0, why or missing_reason(key))
             return
         model = rag.sentence_model
         picks = extractive.score(

@@ -6,9 +6,12 @@ Two checks run before any answer is written:
 
 * **key terms** — a question naming something specific (an identifier such as ``allowHTTP1`` or
   ``--instr-atstart``, a product such as ``WireGuard``, a rare word such as ``netplan``) is
-  answered only by a passage that mentions it; if none of the passages does, the answer is not
-  in the files. Terms are compared as BM25 indexes them (``ingest.analysis``), so other
-  inflections and spellings still match, and a passage's title and section count.
+  answered only by a passage that mentions it — and a question naming several things only by
+  passages of one file that mention them all (a page on Btrfs and another on RAID5 do not say
+  how to build RAID5 on Btrfs); an identifier counts only whole (``--ignore-atomics`` is not
+  ``--ignore-thread-creation`` next to "atomics"). Terms are compared as BM25 indexes them
+  (``ingest.analysis``), so other inflections and spellings still match, and a passage's title
+  and section count.
 * **sentence support** — the best sentence must be close enough to the question (the
   extractive scorer's score), calibrated on the tuning half of ``benchmarks/dev_eval``.
 
@@ -20,11 +23,13 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from itertools import pairwise
+from pathlib import PurePath
 
 from app.rag.types import Source
 from index.passage import with_context
 from ingest.analysis import Term, analyzer
-from ingest.paths import display_name
+from ingest.paths import display, display_name
 
 _JOINER = re.compile(r"[\s._\-/:+#]*")
 
@@ -46,34 +51,81 @@ class Evidence:
 def passage_terms(sources: Sequence[Source]) -> set[str]:
     """Every term of the sources' whole texts (not trimmed for a prompt) with their titles
     and sections."""
-    an = analyzer()
-    terms: set[str] = set()
-    for s in sources:
-        r = s.result
-        terms |= an.terms(with_context(r.text or s.text, r.title, r.section))
-    return terms
+    return {t for s in sources for t in _tokens(s)}
+
+
+def _tokens(source: Source) -> list[str]:
+    r = source.result
+    return analyzer().tokens(with_context(r.text or source.text, r.title, r.section))
 
 
 def check_key_terms(question: str, sources: Sequence[Source]) -> Evidence:
-    """The question's key phrases, and those that no (trustworthy) source mentions.
+    """The question's key phrases, and those that the file whose (trustworthy) passages
+    mention the most of them leaves out.
 
-    Adjacent key terms form one phrase ("Half Moon Bay", "tty.WriteStream"); a phrase counts
-    as mentioned when most of its terms are, so one word misheard by speech recognition or
-    misread by OCR ("Half Moon base") does not hide the passage.
+    Adjacent key terms form one phrase ("Half Moon Bay", "tty.WriteStream"); a phrase of words
+    counts as mentioned when most of its terms are, so one word misheard by speech recognition
+    or misread by OCR ("Half Moon base") does not hide the passage; an identifier (terms joined
+    by punctuation: "--ignore-atomics", "tty.WriteStream") only when its terms stand together.
     """
     phrases = _phrases(question, analyzer().key_terms(question))
     if not phrases:
         return Evidence()
-    found = passage_terms([s for s in sources if not s.suspicious])
-    missing = [p for p in phrases if _share(p, found) < 0.5]
-    texts = [question[p[0].start : p[-1].end] for p in missing]
-    absent = {t.term for p in missing for t in p if t.term not in found}
+    texts = [question[p[0].start : p[-1].end] for p in phrases]
+    identifier = [_is_identifier(question, p) for p in phrases]
+    # passages of one file count together: a recording's or a long page's neighbouring
+    # passages share one subject; passages of different files do not
+    by_file: dict[str, list[list[str]]] = {}
+    heard: set[str] = set()  # files read by speech recognition: names come out in pieces
+    for s in sources:
+        if not s.suspicious:
+            by_file.setdefault(s.result.source, []).append(_tokens(s))
+            if s.result.modality == "audio":
+                heard.add(s.result.source)
+    best: list[int] = list(range(len(phrases)))  # indexes of the phrases a file leaves out
+    for source, passages in by_file.items():
+        # the file's name and folders say what it is about too ("nodejs/process.html")
+        path = "/".join(PurePath(display(source)).parts[-3:])
+        terms = {t for tokens in passages for t in tokens} | set(analyzer().tokens(path))
+        missed = [
+            i
+            for i, p in enumerate(phrases)
+            if not (
+                any(_together(p, tokens) for tokens in passages)
+                or _squash(texts[i]) in _squash(path)
+                if identifier[i] and source not in heard
+                else _share(p, terms) >= 0.5
+            )
+        ]
+        if len(missed) < len(best):
+            best = missed
+        if not best:
+            break
+    missing = [phrases[i] for i in best]
+    absent = {t.term for p in missing for t in p}
     flagged = [s for s in sources if s.suspicious and absent & passage_terms([s])]
-    return Evidence(
-        key_terms=[question[p[0].start : p[-1].end] for p in phrases],
-        missing=texts,
-        only_flagged=flagged,
-    )
+    return Evidence(key_terms=texts, missing=[texts[i] for i in best], only_flagged=flagged)
+
+
+def _is_identifier(question: str, phrase: Sequence[Term]) -> bool:
+    """Terms joined into a name: "tty.WriteStream", "max_old_space", "/etc/hosts", an option
+    ("--ignore-atomics"); not hyphenated words ("PCI-type", "apt-get")."""
+    gaps = [question[a.end : b.start] for a, b in pairwise(phrase)]
+    if not gaps or not all(g and not any(c.isspace() for c in g) for g in gaps):
+        return False
+    option = question[max(0, phrase[0].start - 1) : phrase[0].start] == "-"
+    return option or any(c in "._/:" for g in gaps for c in g)
+
+
+def _squash(text: str) -> str:
+    return "".join(c for c in text.casefold() if c.isalnum())
+
+
+def _together(phrase: Sequence[Term], tokens: Sequence[str]) -> bool:
+    """Whether the phrase's terms occur one after another in ``tokens``."""
+    want = [t.term for t in phrase]
+    n = len(want)
+    return any(tokens[i : i + n] == want for i in range(len(tokens) - n + 1))
 
 
 def _phrases(question: str, key: Sequence[Term]) -> list[list[Term]]:
@@ -100,5 +152,11 @@ def flagged_reason(flagged: Sequence[Source]) -> str:
     )
 
 
-def missing_reason(missing: Sequence[str]) -> str:
-    return "No passage found mentions " + ", ".join(f"“{m}”" for m in missing) + "."
+def missing_reason(evidence: Evidence) -> str:
+    """Why the gate said "not found", in words."""
+    quoted = ", ".join(f"“{m}”" for m in evidence.missing)
+    present = [k for k in evidence.key_terms if k not in evidence.missing]
+    if present:
+        alongside = ", ".join(f"“{k}”" for k in present)
+        return f"No passage found mentions {quoted} along with {alongside}."
+    return f"No passage found mentions {quoted}."
