@@ -26,7 +26,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-from tests.conftest import DATA, OFFLINE, ROOT
+from tests.conftest import DATA, OFFLINE, ROOT, skip_on_milvus_lite
 from tests.ui_text import store_data, untranslated
 
 pytestmark = pytest.mark.browser
@@ -162,6 +162,7 @@ def slow_llm() -> Iterator[SlowLLM]:
 @pytest.fixture(scope="module")
 def server(store: Path, artifacts: Path, slow_llm: SlowLLM) -> Iterator[str]:
     """The UI on the sample store; ``openai:slow`` answers through :class:`SlowLLM`."""
+    skip_on_milvus_lite("the UI runs in a `mmrag ui` process beside the tests' own")
     env = {"OPENAI_BASE_URL": slow_llm.url, "OPENAI_API_KEY": "not-needed"}
     with ui_server(store, artifacts / "server.log", env) as url:
         yield url

@@ -441,6 +441,10 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "en": "Text meaning, other languages",
         "ja": "テキストの意味（他言語）",
     },
+    "settings.w.bm25_xl": {
+        "en": "Keywords, translated to the other language",
+        "ja": "キーワード（他言語に翻訳）",
+    },
     "settings.rrf_k": {"en": "RRF constant", "ja": "RRF 定数"},
     "settings.candidates": {"en": "Candidates per retriever", "ja": "検索器ごとの候補数"},
     "settings.rerank": {"en": "Rerank by default", "ja": "既定で再ランク"},
