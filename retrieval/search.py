@@ -64,6 +64,7 @@ class Searcher:
         self.dense = DenseRetriever(indexer)
         self.lexical = LexicalRetriever(indexer)
         self._id_cache: dict[str, tuple[tuple[int, int], np.ndarray]] = {}
+        self._catalog_key: tuple[int, int] | None = None  # the items' (count, max id) now
         self._translator: Translator | bool | None = False  # False: not loaded yet
 
     def refresh(self) -> None:
@@ -218,6 +219,7 @@ class Searcher:
         info: SearchInfo,
     ) -> dict[str, Ranked]:
         lists: dict[str, Ranked] = {}
+        self._catalog_key = None  # the catalog may have changed since the last search
         if query.image is not None:  # the shared space finds images and text items alike
             lists["clip"] = self.dense.search_image(query.image, n, allowed)
             if text and mode != "dense":
@@ -313,9 +315,13 @@ class Searcher:
         return self._ids_where(f"not-{language}", other & (Chunk.text != ""), allowed)
 
     def _ids_where(self, name: str, condition: Any, allowed: np.ndarray | None) -> np.ndarray:
-        """Ids of items meeting ``condition``, cached until the catalog's items change."""
+        """Ids of items meeting ``condition``, cached until the catalog's items change (checked
+        once per search: ``_catalog_key``)."""
         with self.catalog.session() as s:
-            key = tuple(s.execute(select(func.count(Chunk.id), func.max(Chunk.id))).one())
+            if self._catalog_key is None:
+                count_max = select(func.count(Chunk.id), func.max(Chunk.id))
+                self._catalog_key = tuple(s.execute(count_max).one())
+            key = self._catalog_key
             cached = self._id_cache.get(name)
             if cached is None or cached[0] != key:
                 ids = s.scalars(select(Chunk.id).where(condition).order_by(Chunk.id))
