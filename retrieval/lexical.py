@@ -59,15 +59,14 @@ class LexicalRetriever:
 
     def coverage(self, query: str, ids: Sequence[int]) -> dict[int, float] | None:
         """Share of the query's idf mass that each item's text holds (1: every query word),
-        read from the index; None without a lexical index or query words. A word no item
-        holds weighs as much as the rarest one: an item that holds only the common words of
-        "which staircase do we use" does not cover it."""
+        read from the index; None without a lexical index or query words. Words no item holds
+        do not count (weighing them as the rarest words was tried: on a small collection every
+        paraphrase then looked uncovered, and answerable questions went unanswered)."""
         index = self.index()
         q = set(self.tokens(query))
         if index is None or not q:
             return None
-        unseen = index.unseen_idf()
-        idf = {t: v or unseen for t, v in index.idf(list(q)).items()}
+        idf = index.idf(list(q))
         total = sum(idf.values())
         if total <= 0:
             return dict.fromkeys(ids, 0.0)

@@ -5,7 +5,6 @@ with its unit, a model or format name, or the store's own data (titles, sections
 from __future__ import annotations
 
 import re
-import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,20 +47,22 @@ class StoreData:
 
 
 def store_data(store: Path) -> StoreData:
-    con = sqlite3.connect(f"file:{store / 'catalog.sqlite3'}?mode=ro", uri=True)
+    """Read through the store's catalog (SQLite or PostgreSQL, as the test run configures)."""
+    from sqlalchemy import select
+
+    from app.api import MMRag
+    from ingest.catalog.models import Chunk, Document, FileRecord
+    from tests.conftest import offline_settings
+
+    catalog = MMRag(offline_settings(store)).catalog
     try:
-        names = [r[0] or "" for r in con.execute("select title from documents")]
-        names += [Path(r[0] or "").name for r in con.execute("select path from files")]
-        cols = {r[1] for r in con.execute("pragma table_info(chunks)")}
-        names += [
-            r[0] or ""
-            for col in ("section", "title")
-            if col in cols
-            for r in con.execute(f"select {col} from chunks")
-        ]
-        texts = [r[0] or "" for r in con.execute("select text from chunks")]
+        with catalog.session() as s:
+            names = [t or "" for t in s.scalars(select(Document.title))]
+            names += [Path(p or "").name for p in s.scalars(select(FileRecord.path))]
+            names += [t or "" for t in s.scalars(select(Chunk.section))]
+            texts = [t or "" for t in s.scalars(select(Chunk.text))]
     finally:
-        con.close()
+        catalog.close()
     flat = [" ".join(n.split()) for n in names]
     return StoreData(frozenset(flat), " ".join(" ".join(t.split()) for t in [*texts, *flat]))
 

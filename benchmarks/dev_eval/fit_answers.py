@@ -62,7 +62,9 @@ def collect(rag: MMRag, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 "set": row["set"] if answerable else "unanswerable",
                 "answerable": answerable,
                 "key_ok": key.sufficient,
-                "x": np.array([p.features for p in picks]).reshape(len(picks), -1),
+                "x": np.array([p.features for p in picks]).reshape(
+                    len(picks), len(extractive.SENTENCE_FEATURES)
+                ),
                 "y": np.array(labels, dtype=bool),
                 "passage_ok": [q is not None and is_relevant(by_n[p.n].result, q) for p in picks],
                 "n": [p.n for p in picks],

@@ -134,11 +134,6 @@ class LexicalIndex:
     def doc_freq(self, token: str) -> int:
         return int(self._searcher.doc_freq(_BODY, token))
 
-    def unseen_idf(self) -> float:
-        """The idf a token in no item would have (the largest there is)."""
-        n = max(len(self), 1)
-        return math.log(1 + (n + 0.5) / 0.5)
-
     def idf(self, tokens: Sequence[str]) -> dict[str, float]:
         """BM25 idf of each token in the body field (0 for unknown tokens)."""
         n = max(len(self), 1)
