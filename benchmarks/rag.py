@@ -151,7 +151,8 @@ def markdown(data: dict[str, Any]) -> str:
     lines = [
         "# Grounded answers (benchmarks/rag.py)",
         "",
-        f"Store: the sample corpus `data/` (offline models: MiniLM, tiny CLIP, whisper base), "
+        f"Store: the sample corpus `data/` (offline models: multilingual-e5-small, tiny CLIP, "
+        "whisper base), "
         f"k = {data['k']}; {data['machine']['cpus']} CPUs shared with other jobs.",
         "",
         "| LLM | question set | questions | contains reference | citation precision "
