@@ -130,7 +130,7 @@ def test_a_killed_ray_driver_resumes_without_losses_or_duplicates(
     import psutil
 
     skip_on_postgresql("the run's progress is read from catalog.sqlite3")
-    notes = 600
+    notes = 300
     corpus = tmp_path / "corpus"
     _notes(corpus, notes)
     store = tmp_path / "store"

@@ -104,7 +104,7 @@ def test_without_the_dictionary_search_still_works(
     def missing() -> Path:
         raise FileNotFoundError("JMdict is not installed (pip install jamdict-data)")
 
-    monkeypatch.setenv("MMRAG_CACHE", str(tmp_path))
+    monkeypatch.setattr(translation, "cache_dir", lambda: tmp_path)  # no lexicon built yet
     monkeypatch.setattr(translation, "_jmdict_database", missing)
     assert load_translator("jmdict") is None
     assert load_translator("none") is None
