@@ -17,6 +17,7 @@ A search runs in stages:
 
 from __future__ import annotations
 
+import functools
 import logging
 from dataclasses import dataclass, field
 from itertools import zip_longest
@@ -65,7 +66,6 @@ class Searcher:
         self.lexical = LexicalRetriever(indexer)
         self._id_cache: dict[str, tuple[tuple[int, int], np.ndarray]] = {}
         self._catalog_key: tuple[int, int] | None = None  # the items' (count, max id) now
-        self._translator: Translator | bool | None = False  # False: not loaded yet
 
     def refresh(self) -> None:
         """Forget opened indexes (after an ingest or reindex)."""
@@ -270,17 +270,17 @@ class Searcher:
     def translate(self, text: str) -> str | None:
         """An English query's words in Japanese and the other way round (None: no translator,
         another language, or no word it knows)."""
-        translator = self.translator()
+        translator = self.translator
         source = detect_language(text)
         target = {"en": "ja", "ja": "en"}.get(source or "")
         if translator is None or source is None or target is None:
             return None
         return translator.translate(text, source, target)
 
+    @functools.cached_property
     def translator(self) -> Translator | None:
-        if self._translator is False:
-            self._translator = load_translator(self.settings.translation)
-        return self._translator  # type: ignore[return-value]
+        """The configured query translator, loaded on first use."""
+        return load_translator(self.settings.translation)
 
     def floor(self, name: str, ranked: Ranked) -> Ranked:
         """Only hits a retriever finds relevant enough vote in the fusion."""

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import sqlite3
+import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -68,6 +71,32 @@ def offline_settings(store: Path, /, **overrides: object) -> Settings:
     for key, value in overrides.items():
         merged[key] = {**merged.get(key, {}), **value} if isinstance(value, dict) else value  # type: ignore[dict-item]
     return load_settings(OFFLINE, store, merged)
+
+
+def write_notes(root: Path, n: int) -> None:
+    """``n`` small Markdown notes (``note000.md``...), stored at hundreds per second."""
+    root.mkdir(parents=True, exist_ok=True)
+    for i in range(n):
+        (root / f"note{i:03d}.md").write_text(
+            f"# Note {i}\n\nThis note number {i} is about topic {i * 7}. " * 3, encoding="utf-8"
+        )
+
+
+def stored_midway(proc: subprocess.Popen[bytes], db: Path, at_least: int = 3) -> int:
+    """Documents in the SQLite catalog ``db`` once ``proc`` (an ingest) has stored
+    ``at_least`` of them, polled tightly so that the caller can kill it midway."""
+    stored, deadline = 0, time.monotonic() + 240
+    while time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.01)
+        if not db.exists():  # connecting would create it
+            continue
+        try:
+            stored = sqlite3.connect(db).execute("select count(*) from documents").fetchone()[0]
+        except sqlite3.Error:
+            continue
+        if stored >= at_least:
+            break
+    return stored
 
 
 @pytest.fixture

@@ -13,15 +13,13 @@ from pathlib import Path
 
 from app.api import MMRag
 from ingest.types import FileStatus
-from tests.conftest import OFFLINE, offline_settings, skip_on_postgresql
-
-
-def _write_notes(root: Path, n: int) -> None:
-    root.mkdir(parents=True, exist_ok=True)
-    for i in range(n):
-        (root / f"note{i:03d}.md").write_text(
-            f"# Note {i}\n\nThis note number {i} is about topic {i * 7}. " * 3, encoding="utf-8"
-        )
+from tests.conftest import (
+    OFFLINE,
+    offline_settings,
+    skip_on_postgresql,
+    stored_midway,
+    write_notes,
+)
 
 
 def _statuses(results) -> dict[str, str]:  # type: ignore[no-untyped-def]
@@ -30,7 +28,7 @@ def _statuses(results) -> dict[str, str]:  # type: ignore[no-untyped-def]
 
 def test_second_run_parses_nothing_and_changes_replace(tmp_path: Path) -> None:
     corpus = tmp_path / "corpus"
-    _write_notes(corpus, 3)
+    write_notes(corpus, 3)
     rag = MMRag(offline_settings(tmp_path / "store"))
     first = list(rag.ingest([corpus]))
     assert {r.status for r in first} == {FileStatus.INGESTED}
@@ -58,7 +56,7 @@ def test_second_run_parses_nothing_and_changes_replace(tmp_path: Path) -> None:
 
 def test_moved_and_duplicate_files_are_not_reparsed_and_prune(tmp_path: Path) -> None:
     corpus = tmp_path / "corpus"
-    _write_notes(corpus, 2)
+    write_notes(corpus, 2)
     rag = MMRag(offline_settings(tmp_path / "store"))
     list(rag.ingest([corpus]))
     (corpus / "sub").mkdir()
@@ -76,7 +74,7 @@ def test_moved_and_duplicate_files_are_not_reparsed_and_prune(tmp_path: Path) ->
 
 def test_bad_inputs_are_reported_and_the_rest_goes_on(tmp_path: Path) -> None:
     corpus = tmp_path / "corpus"
-    _write_notes(corpus, 1)
+    write_notes(corpus, 1)
     (corpus / "empty.txt").write_bytes(b"")
     (corpus / "corrupt.pdf").write_bytes(b"%PDF-1.7\n" + os.urandom(2000))
     (corpus / "binary.xyz").write_bytes(os.urandom(100))
@@ -112,7 +110,7 @@ def test_bad_inputs_are_reported_and_the_rest_goes_on(tmp_path: Path) -> None:
 
 def test_parallel_workers_and_json_report(tmp_path: Path) -> None:
     corpus = tmp_path / "corpus"
-    _write_notes(corpus, 6)
+    write_notes(corpus, 6)
     (corpus / "empty.md").write_bytes(b"")
     report = tmp_path / "report.json"
     proc = subprocess.run(
@@ -149,7 +147,7 @@ def test_killed_run_resumes_without_duplicates(tmp_path: Path) -> None:
     skip_on_postgresql("the CLI run and its progress are read from catalog.sqlite3")
     notes = 400
     corpus = tmp_path / "corpus"
-    _write_notes(corpus, notes)
+    write_notes(corpus, notes)
     store = tmp_path / "store"
     db = store / "catalog.sqlite3"
     cmd = [
@@ -166,17 +164,7 @@ def test_killed_run_resumes_without_duplicates(tmp_path: Path) -> None:
         "1",
     ]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    stored = 0
-    deadline = time.time() + 240
-    while time.time() < deadline and proc.poll() is None:
-        time.sleep(0.01)
-        if db.exists():
-            try:
-                stored = sqlite3.connect(db).execute("select count(*) from documents").fetchone()[0]
-            except sqlite3.OperationalError:
-                continue
-            if stored >= 3:
-                break
+    stored = stored_midway(proc, db)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     assert 3 <= stored < notes, "the run was not killed midway"
@@ -200,7 +188,7 @@ def test_readers_exit_when_the_ingest_is_killed(tmp_path: Path) -> None:
     import psutil
 
     corpus = tmp_path / "corpus"
-    _write_notes(corpus, 400)
+    write_notes(corpus, 400)
     cmd = [
         sys.executable, "-m", "app.cli", "ingest", str(corpus), "--store", str(tmp_path / "s"),
         "--config", str(OFFLINE), "--workers", "2",

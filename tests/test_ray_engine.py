@@ -19,7 +19,14 @@ import pytest
 from app.api import MMRag
 from ingest.ray_engine import CRASHED, RayPipeline
 from ingest.types import FileStatus
-from tests.conftest import OFFLINE, ROOT, offline_settings, skip_on_postgresql
+from tests.conftest import (
+    OFFLINE,
+    ROOT,
+    offline_settings,
+    skip_on_postgresql,
+    stored_midway,
+    write_notes,
+)
 
 ray = pytest.importorskip("ray", reason="ray is not installed (pip install 'ray[default]')")
 
@@ -67,14 +74,6 @@ def test_ray_ingest_is_idempotent_and_reports_a_crashing_file_once(
     assert rag.catalog.counts()["documents"] == 5
 
 
-def _notes(folder: Path, n: int, prefix: str = "note") -> None:
-    folder.mkdir(parents=True, exist_ok=True)
-    for i in range(n):
-        (folder / f"{prefix}{i:03d}.md").write_text(
-            f"# Note {i}\n\nTide table entry {i}: high water at {i % 12}:{i % 60:02d}.\n"
-        )
-
-
 def _consistent(rag: MMRag, n: int) -> None:
     """``n`` documents, each once, with its chunks once, and indexes in step with them."""
     with rag.catalog.session() as s:
@@ -99,7 +98,7 @@ def test_a_worker_killed_mid_read_loses_and_duplicates_nothing(
 ) -> None:
     """kill -9 of the Ray worker reading a file: its batch is read again, file by file."""
     folder = tmp_path / "files"
-    _notes(folder, 30)
+    write_notes(folder, 30)
     (folder / "hang.md").write_text("# Hang\n\nThe first worker to read this is killed.")
     pid_file = tmp_path / "hang.md.pid"
     killed: list[int] = []
@@ -132,7 +131,7 @@ def test_a_killed_ray_driver_resumes_without_losses_or_duplicates(
     skip_on_postgresql("the run's progress is read from catalog.sqlite3")
     notes = 300
     corpus = tmp_path / "corpus"
-    _notes(corpus, notes)
+    write_notes(corpus, notes)
     store = tmp_path / "store"
     db = store / "catalog.sqlite3"
     cmd = [
@@ -141,15 +140,7 @@ def test_a_killed_ray_driver_resumes_without_losses_or_duplicates(
     ]  # fmt: skip
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT)
     driver = psutil.Process(proc.pid)
-    stored, deadline = 0, time.monotonic() + 240
-    while time.monotonic() < deadline and proc.poll() is None:
-        time.sleep(0.01)
-        try:
-            stored = sqlite3.connect(db).execute("select count(*) from documents").fetchone()[0]
-        except sqlite3.Error:
-            continue
-        if stored >= 3:
-            break
+    stored = stored_midway(proc, db)
     ray_processes = driver.children(recursive=True)  # the local Ray it started
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
