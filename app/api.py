@@ -80,6 +80,11 @@ class MMRag:
 
     @cached_property
     def indexer(self) -> Indexer:
+        bulk = None
+        if self.settings.ingest.embeds_on_ray:
+            from index.ray_embed import RayEmbedding
+
+            bulk = RayEmbedding(self.settings.ingest.ray_address)
         return Indexer(
             self.settings.embed,
             self.settings.index,
@@ -87,6 +92,7 @@ class MMRag:
             self.settings.store.dir,
             reload=self._reload_embed if self._reload else None,
             seen=self._seen_state,
+            bulk=bulk,
         )
 
     def _reload_embed(self) -> EmbedSettings:

@@ -9,7 +9,8 @@
 - ingest items/s per core, from benchmarks/results/ingest.json (benchmarks/ingest.py) and
   embed_index.json (benchmarks/embed_index.py), measured on this machine before.
 
-- reading 1,000 small files with the built-in pool and with `--engine ray` (local Ray).
+- reading 1,000 small files with the built-in pool and with `--engine ray` (local Ray), then
+  embedding what was read (offline models) in this process and on a Ray actor pool.
 
     python benchmarks/scale.py --n 100000 --queries 300
     python benchmarks/scale.py --sections ray,ingest   # keeps the other sections
@@ -194,6 +195,35 @@ def ray_vs_pool(n_files: int, tmp: Path) -> dict:
         }
         print(engine, out[engine], flush=True)
     out["ray_over_local"] = round(out["ray"]["seconds"] / out["local"]["seconds"], 2)
+    out["embedding"] = ray_embedding(tmp / "store-ray")
+    return out
+
+
+def ray_embedding(store: Path) -> dict:
+    """Sync (embed both spaces) a read store in this process and on a Ray actor pool (local
+    Ray: the same 2 cores), from empty indexes each time: cold (models loaded by the run),
+    then warm (this process's models, or the pool, loaded)."""
+    import shutil
+
+    from app.api import MMRag
+    from app.config import load_settings
+
+    offline = ROOT / "configs" / "offline.toml"
+    out: dict = {}
+    runs = [("process", "cold"), ("process", "warm"), ("actors", "cold"), ("actors", "warm")]
+    rag = None
+    for mode, run in runs:
+        label = f"{mode}_{run}"
+        if run == "cold":
+            overrides = {"ingest": {"engine": "ray", "ray_embed": mode}}
+            rag = MMRag(load_settings(offline, store, overrides))
+        shutil.rmtree(store / "indexes", ignore_errors=True)
+        t = time.perf_counter()
+        reports = rag.sync()
+        seconds = time.perf_counter() - t
+        items = sum(r.added for r in reports if r.space != "lexical")
+        out[label] = {"seconds": round(seconds, 2), "vectors": items}
+        print(label, out[label], flush=True)
     return out
 
 

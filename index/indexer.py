@@ -17,15 +17,17 @@ check.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Protocol
 
 import numpy as np
 from PIL import Image
@@ -57,6 +59,18 @@ from ingest.catalog.health import Finding
 
 log = logging.getLogger(__name__)
 Space = Literal["text", "clip"]
+
+
+class BulkEmbedding(Protocol):
+    """Somewhere else to embed a sync's items (`index.ray_embed`: an actor pool on Ray)."""
+
+    def open(
+        self, embed: EmbedSettings, space: Space, expected: ModelIdentity
+    ) -> AbstractContextManager[TextEmbedder | ImageEmbedder]:
+        """An embedder of ``space`` with the model ``expected``, for one sync."""
+        ...
+
+
 SPACES: tuple[Space, ...] = ("text", "clip")
 CURRENT = "CURRENT"
 SAVE_EVERY = 4096  # vectors between intermediate saves: a killed sync loses little work
@@ -128,6 +142,7 @@ class Indexer:
         *,
         reload: Callable[[], EmbedSettings] | None = None,
         seen: StoreState | None = None,
+        bulk: BulkEmbedding | None = None,
     ) -> None:
         self.embed = embed
         self.settings = settings
@@ -135,6 +150,7 @@ class Indexer:
         self.root = store_dir / "indexes"
         self.version = 0  # bumps whenever the store changed under this process
         self._reload = reload
+        self.bulk = bulk  # None: embed in this process
         self._seen = seen if seen is not None else store_state(self.root)
         self._follow_lock = threading.Lock()
 
@@ -264,9 +280,8 @@ class Indexer:
         live = self.space_dir(space)
         target = self.root / space / f"gen-{_generation_number(live.name) + 1}"
         self.drop_generation(target)  # a half-built earlier attempt
-        report = Indexer(embed, self.settings, self.catalog, self.root.parent)._sync_space(
-            space, progress, target
-        )
+        builder = Indexer(embed, self.settings, self.catalog, self.root.parent, bulk=self.bulk)
+        report = builder._sync_space(space, progress, target)
         if before_switch is not None:
             before_switch()
         self.switch_generation(space, target.name)
@@ -313,24 +328,37 @@ class Indexer:
         done = since_save = 0
         if progress:
             progress(space, 0, len(missing))
-        for ids, vectors in self._embed_batches(space, missing):
-            store.add(ids, vectors)
-            done += len(ids)
-            since_save += len(ids)
-            if since_save >= SAVE_EVERY:
-                store.save(target)
-                since_save = 0
-            if progress:
-                progress(space, done, len(missing))
+        with self._bulk_embedder(space) as embedder:
+            for ids, vectors in self._embed_batches(space, missing, embedder):
+                store.add(ids, vectors)
+                done += len(ids)
+                since_save += len(ids)
+                if since_save >= SAVE_EVERY:
+                    store.save(target)
+                    since_save = 0
+                if progress:
+                    progress(space, done, len(missing))
         store.save(target)
         if target == self.space_dir(space):
             publish(store, space)
         return SyncReport(space, done, len(stale), len(store), time.perf_counter() - start)
 
+    @contextlib.contextmanager
+    def _bulk_embedder(self, space: Space) -> Iterator[TextEmbedder | ImageEmbedder]:
+        local = self.embedder(space)
+        if self.bulk is None:
+            yield local
+            return
+        with self.bulk.open(self.embed, space, local.identity) as embedder:
+            yield embedder
+
     def _embed_batches(
-        self, space: Space, ids: np.ndarray, batch: int = 256
+        self,
+        space: Space,
+        ids: np.ndarray,
+        embedder: TextEmbedder | ImageEmbedder,
+        batch: int = 256,
     ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        embedder = self.embedder(space)
         for lo in range(0, len(ids), batch):
             chunk_ids = ids[lo : lo + batch].tolist()
             with self.catalog.session() as s:

@@ -70,6 +70,12 @@ class IngestSettings(Section):
         default=None,
         description="Ray cluster to read on ('ray://head:10001', 'auto'); None: a local Ray",
     )
+    ray_embed: Literal["auto", "actors", "process"] = Field(
+        default="auto",
+        description="where the Ray engine embeds: an actor pool on the cluster (one actor per "
+        "GPU, else per node), this process, or auto: actors on a cluster (ray_address set), "
+        "this process on a local Ray (the same cores: actors only add their start-up)",
+    )
     include: list[str] = Field(default_factory=list, description="glob patterns; empty: all")
     exclude: list[str] = Field(default_factory=lambda: list(DEFAULT_EXCLUDES))
     chunk_tokens: int = Field(default=256, ge=16, le=8192)
@@ -105,3 +111,10 @@ class IngestSettings(Section):
         if v >= size:
             raise ValueError(f"chunk_overlap ({v}) must be smaller than chunk_tokens ({size})")
         return v
+
+    @property
+    def embeds_on_ray(self) -> bool:
+        """Whether items are embedded by a Ray actor pool (``ray_embed``)."""
+        if self.engine != "ray" or self.ray_embed == "process":
+            return False
+        return self.ray_embed == "actors" or self.ray_address is not None

@@ -175,8 +175,7 @@ class RayPipeline(Pipeline):
     ) -> None:
         import ray
 
-        if not ray.is_initialized():
-            ray.init(address=address, **_local_options(address))
+        connect(address)
         cpus = max(1, int(ray.cluster_resources().get("CPU", 1)))
         # files in flight: 2 x workers, as locally, with a cluster's CPUs for workers, each
         # kept busy with a batch of small files
@@ -185,6 +184,14 @@ class RayPipeline(Pipeline):
 
     def _new_pool(self) -> RayPool:  # type: ignore[override]
         return RayPool(self.settings, self.store.dir)
+
+
+def connect(address: str | None) -> None:
+    """Join the Ray cluster at ``address`` (or start a local Ray) unless already connected."""
+    import ray
+
+    if not ray.is_initialized():
+        ray.init(address=address, **_local_options(address))
 
 
 def _local_options(address: str | None) -> dict[str, Any]:

@@ -14,6 +14,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from app.api import MMRag
@@ -160,3 +161,72 @@ def test_a_killed_ray_driver_resumes_without_losses_or_duplicates(
         "select count(*) from ingest_runs where status = 'interrupted'"
     )
     assert interrupted.fetchone()[0] >= 1
+
+
+def test_plan_actors_one_per_gpu_else_one_per_node_with_its_cpus() -> None:
+    from index.ray_embed import ActorSlot, plan_actors
+
+    def node(node_id: str, alive: bool = True, **resources: float) -> dict[str, object]:
+        return {"NodeID": node_id, "Alive": alive, "Resources": resources}
+
+    gpu_cluster = [node("a", CPU=16, GPU=2), node("b", CPU=8, GPU=1), node("c", False, GPU=4)]
+    assert plan_actors(gpu_cluster) == [ActorSlot(threads=1, num_gpus=1)] * 3
+    cpu_cluster = [node("a", CPU=16), node("b", CPU=4), node("head", CPU=0)]
+    assert plan_actors(cpu_cluster) == [
+        ActorSlot(threads=16, node_id="a"),
+        ActorSlot(threads=4, node_id="b"),
+    ]
+
+
+def test_the_actor_pool_embeds_on_a_cluster_or_when_asked() -> None:
+    from ingest.config import IngestSettings
+
+    def on_ray(**settings: object) -> bool:
+        return IngestSettings.model_validate(settings).embeds_on_ray
+
+    assert not on_ray(engine="local", ray_embed="actors")
+    assert not on_ray(engine="ray")  # a local Ray: the same cores as this process
+    assert on_ray(engine="ray", ray_address="ray://head:10001")
+    assert on_ray(engine="ray", ray_embed="actors")
+    assert not on_ray(engine="ray", ray_address="auto", ray_embed="process")
+
+
+def test_ray_engine_embeds_on_actors_as_this_process_would(
+    local_ray: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Both spaces (texts and a picture) are embedded by a Ray actor pool, never by the
+    ingesting process, into the vectors a local rebuild gives (same models: search agrees)."""
+    from PIL import Image
+
+    from index.embedders.factory import clip_embedder, text_embedder
+
+    folder = tmp_path / "files"
+    write_notes(folder, 12)
+    Image.new("RGB", (64, 48), (200, 30, 30)).save(folder / "red.png")
+    ray_settings = {"engine": "ray", "workers": 1, "ray_embed": "actors"}
+    rag = MMRag(offline_settings(tmp_path / "store", ingest=ray_settings))
+
+    def not_here(*_: object, **__: object) -> None:
+        raise AssertionError("embedded in the ingesting process, not on Ray")
+
+    with monkeypatch.context() as m:
+        for local in (text_embedder(rag.settings.embed), clip_embedder(rag.settings.embed)):
+            m.setattr(local, "embed_texts", not_here)
+        m.setattr(clip_embedder(rag.settings.embed), "embed_images", not_here)
+        assert {r.status for r in rag.ingest([folder])} == {FileStatus.INGESTED}
+    _consistent(rag, 13)
+
+    on_ray = {space: rag.indexer.open(space) for space in ("text", "clip")}
+    local = MMRag(offline_settings(rag.settings.store.dir))
+    for space, store in on_ray.items():
+        assert store is not None
+        ids = store.ids()
+        assert len(ids) == (13 if space == "clip" else 12)  # the picture has no text
+        _, ray_vectors = store.vectors(ids)
+        local.indexer.reindex(space, local.settings.embed)
+        rebuilt = local.indexer.open(space)
+        assert rebuilt is not None
+        _, local_vectors = rebuilt.vectors(ids)
+        assert np.allclose(ray_vectors, local_vectors, atol=1e-4), space
+    hit = local.search("note number 7 topic 49", k=1, modality="text")[0]
+    assert hit.source.endswith("note007.md")
