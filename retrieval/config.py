@@ -112,7 +112,12 @@ class RetrievalSettings(Section):
         default_factory=lambda: {"text": 1.0, "audio": 1.0, "image": 1.0},
         description="multiplies the fused score of items of each modality",
     )
-    candidates: int = Field(default=50, ge=1, description="candidates per retriever")
+    candidates: int = Field(
+        default=40,
+        ge=1,
+        description="candidates per retriever (dev_eval tune: hit@5 the same as with 50, search "
+        "time ~15% less: every candidate is read from the catalog and scored)",
+    )
     text_query_clip: Literal["image", "all"] = Field(
         default="image",
         description="what text queries look for in the CLIP space: images only (passages are "
