@@ -9,6 +9,11 @@
 - ingest items/s per core, from benchmarks/results/ingest.json (benchmarks/ingest.py) and
   embed_index.json (benchmarks/embed_index.py), measured on this machine before.
 
+- BM25 (tantivy, mmrag's `LexicalIndex`) at ``--bm25-items`` chunks (1M): build time, bytes
+  on disk per chunk, single-query p50/p95, the coverage lookup a hybrid search makes, and the
+  full id scan a sync makes. Chunks are synthetic: 120 terms each, drawn from the term
+  frequencies of real chunks (`data/` analysed by mmrag's analyzer) plus a Zipf tail of rare
+  terms, since a vocabulary keeps growing with the collection;
 - reading 1,000 small files with the built-in pool and with `--engine ray` (local Ray), then
   embedding what was read (offline models) in this process and on a Ray actor pool.
 
@@ -161,6 +166,73 @@ def ingest_rates() -> dict:
     return out
 
 
+def _term_sampler() -> tuple[np.ndarray, np.ndarray]:
+    """(terms, probabilities): real terms of the sample corpus by frequency, 85% of the mass,
+    and a Zipf(1.1) tail over 2M made-up rare terms, 15%."""
+    from collections import Counter
+
+    from ingest.analysis import analyzer
+
+    counts: Counter[str] = Counter()
+    for path in sorted((ROOT / "data").rglob("*")):
+        if path.suffix in (".md", ".txt", ".html", ".csv", ".vtt", ".srt"):
+            counts.update(analyzer().tokens(path.read_text(errors="ignore")))
+    real, freq = zip(*counts.most_common(), strict=True)
+    tail = 2_000_000
+    zipf = 1.0 / np.arange(1, tail + 1) ** 1.1
+    terms = np.array([*real, *(f"rare{i}" for i in range(tail))], dtype=object)
+    probs = np.concatenate([0.85 * np.array(freq) / sum(freq), 0.15 * zipf / zipf.sum()])
+    return terms, probs
+
+
+def bm25_at_scale(n: int, tmp: Path, terms_per_chunk: int = 120, queries: int = 200) -> dict:
+    """tantivy through `LexicalIndex` at ``n`` synthetic chunks (see the module docstring)."""
+    from index.lexical.store import LexicalIndex
+
+    rng = np.random.default_rng(7)
+    terms, probs = _term_sampler()
+    index = LexicalIndex.create(tmp / "lexical", "synthetic")
+    t = time.perf_counter()
+    batch = 50_000
+    for lo in range(0, n, batch):
+        m = min(batch, n - lo)
+        draws = rng.choice(len(terms), size=(m, terms_per_chunk), p=probs)
+        bodies = [" ".join(terms[row]) for row in draws]
+        index.add(range(lo + 1, lo + m + 1), bodies, [""] * m)
+        print(f"bm25: {lo + m:,} chunks queued", flush=True)
+    index.commit()
+    build_s = time.perf_counter() - t
+    disk = index.disk_bytes()
+    # queries: four terms drawn as chunks' terms are (common words weigh in, as in questions)
+    qs = [list(rng.choice(terms, size=4, p=probs)) for _ in range(queries)]
+    search_ms, cover_ms = [], []
+    for q in qs:
+        s0 = time.perf_counter()
+        hits = index.search(q, 40)
+        search_ms.append((time.perf_counter() - s0) * 1000)
+        ids = [i for i, _ in hits] + list(rng.integers(1, n, size=110))  # a hybrid's pool
+        s0 = time.perf_counter()
+        index.idf(q)
+        index.holding(q, ids)
+        cover_ms.append((time.perf_counter() - s0) * 1000)
+    s0 = time.perf_counter()
+    stored = len(index.ids())
+    scan_s = time.perf_counter() - s0
+    return {
+        "chunks": n,
+        "synthetic": True,
+        "terms_per_chunk": terms_per_chunk,
+        "build_s": round(build_s, 1),
+        "chunks_per_s": round(n / build_s),
+        "disk_bytes_per_chunk": round(disk / n, 1),
+        "disk_mb": round(disk / 1e6, 1),
+        "search_k40": latency_summary(search_ms),
+        "coverage_150_ids": latency_summary(cover_ms),
+        "id_scan_s": round(scan_s, 2),
+        "ids_scanned": stored,
+    }
+
+
 def ray_vs_pool(n_files: int, tmp: Path) -> dict:
     """Wall time of reading and cataloguing ``n_files`` Markdown notes (no embedding) with the
     built-in pool and with the Ray engine on a local Ray, same workers, fresh stores."""
@@ -234,9 +306,10 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--out", type=Path, default=RESULTS / "scale.json")
     ap.add_argument("--ray-files", type=int, default=1000)
+    ap.add_argument("--bm25-items", type=int, default=1_000_000)
     ap.add_argument(
         "--sections",
-        default="search,bytes,ingest,ray",
+        default="search,bytes,ingest,ray,bm25",
         help="comma-separated; the others are kept from an earlier --out",
     )
     args = ap.parse_args()
@@ -259,6 +332,8 @@ def main() -> None:
             doc["bytes_per_vector"] = bytes_per_vector(args.n)
         if "ingest" in sections:
             doc["ingest"] = ingest_rates()
+        if "bm25" in sections:
+            doc["bm25"] = bm25_at_scale(args.bm25_items, Path(tmp))
         if "ray" in sections:
             doc["ray_vs_pool"] = ray_vs_pool(args.ray_files, Path(tmp))
     args.out.write_text(json.dumps(doc, indent=2) + "\n")
