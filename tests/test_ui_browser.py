@@ -186,7 +186,12 @@ def _settle(page: Any) -> None:
     app = page.locator('[data-testid="stApp"]')
     with suppress(PlaywrightTimeout):  # it was quicker than us, or nothing reran
         app.and_(page.locator('[data-test-script-state="running"]')).wait_for(timeout=3000)
-    app.and_(page.locator('[data-test-script-state="notRunning"]')).wait_for()
+    _idle(page)
+
+
+def _idle(page: Any) -> None:
+    """Wait until no run of the script is going on (one already seen starting, or none)."""
+    page.locator('[data-testid="stApp"][data-test-script-state="notRunning"]').wait_for()
 
 
 def _results(page: Any) -> float:
@@ -396,7 +401,7 @@ def test_walk_every_page(page: Any, server: str, store: Path, artifacts: Path, l
     problems: dict[str, list[str]] = {}
 
     def look(name: str) -> None:
-        _settle(page)
+        _idle(page)  # each step waited for what its run shows, or for the run (search)
         _shoot(page, artifacts, f"{lang}-{name}")
         if lang == "ja":
             found = untranslated(page.evaluate(VISIBLE_TEXT), data, typed)
