@@ -201,7 +201,7 @@ def _results(page: Any) -> float:
     caption.wait_for()
     text = caption.inner_text()
     assert "results in" in text, f"no results: {text}"
-    page.locator('[data-testid="stApp"][data-test-script-state="notRunning"]').wait_for()
+    _idle(page)
     return float(re.search(r"in (\d+) ms", text).group(1))  # type: ignore[union-attr]
 
 
