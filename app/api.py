@@ -116,7 +116,11 @@ class MMRag:
     def rag(self) -> RagEngine:
         from app.rag.engine import RagEngine  # langchain is imported only when asked
 
-        return RagEngine(self.settings, lambda q, k, f: self.search(q, k=k, filters=f))
+        return RagEngine(
+            self.settings,
+            lambda q, k, f: self.search(q, k=k, filters=f),
+            self.searcher.translate,
+        )
 
     # -- verbs ---------------------------------------------------------------------------
     def ingest(

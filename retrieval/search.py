@@ -384,8 +384,14 @@ class Searcher:
             if reranked and "rerank" in r.scores and "rerank" in thresholds:
                 r.low_relevance = r.scores["rerank"] < thresholds["rerank"]
                 continue
-            signals = {"text": r.scores.get("text"), "clip": r.scores.get("clip")}
-            signals["bm25"] = r.scores.get("match")
+            # text_xl is the same query vector's cosine, met among the other languages' items
+            cosines = [r.scores[n] for n in ("text", "text_xl") if n in r.scores]
+            signals = {
+                "text": max(cosines, default=None),
+                "clip": r.scores.get("clip"),
+                "bm25": r.scores.get("match"),
+                "calibrated": r.scores.get("calibrated"),
+            }
             r.low_relevance = not any(
                 value is not None and name in thresholds and value >= thresholds[name]
                 for name, value in signals.items()

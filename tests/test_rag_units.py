@@ -262,3 +262,31 @@ def test_value_types_asked_for() -> None:
     # a number the question states is no answer: "Revenue 2025" is a caption
     caption = ["Quarterly revenue 2025 (million EUR)", "Total: Revenue 48.2"]
     assert typed(caption, "number", "What was the revenue in 2025?") == [False, True]
+
+
+def test_a_translated_question_covers_a_sentence_in_the_other_language() -> None:
+    from app.rag.extractive import score
+    from app.rag.types import Source
+
+    ja = "差分ファイルをパッチとして適用するには専用のコマンドを使います。"
+    en = "The diff command compares two files line by line and prints what differs."
+    sources = [
+        Source(n, SearchResult(n, 1.0, "text", f"/d{n}.txt", t), t) for n, t in ((1, en), (2, ja))
+    ]
+    same = np.ones(4) / 2  # every sentence equally close: only the words decide
+
+    def picks(translated: str | None) -> dict[int, float]:
+        found = score(
+            "How do I apply a patch?",
+            sources,
+            lambda _: same,
+            lambda texts: np.tile(same, (len(texts), 1)),
+            weights={"lexical": 4.0},
+            bias=-2.0,
+            translated=translated,
+        )
+        return {p.n: p.lexical for p in found}
+
+    assert picks(None)[2] == 0.0  # no English word in the Japanese sentence
+    covered = picks("適用 パッチ")
+    assert covered[2] == 1.0 and covered[1] == 0.0

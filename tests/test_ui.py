@@ -456,7 +456,7 @@ def test_map_settings_and_language(ui_store: Path) -> None:
 def test_nothing_matched_is_an_empty_state_with_the_closest_folded_away(ui_store: Path) -> None:
     at = app()
     # thresholds no result can reach: whatever the models, every hit is only "close"
-    high = {"text": 2.0, "clip": 2.0, "bm25": 2.0, "rerank": 2.0}
+    high = {"text": 2.0, "clip": 2.0, "bm25": 2.0, "rerank": 2.0, "calibrated": 2.0}
     at.session_state["overrides"] = {"retrieval": {"low_relevance": high}}
     at.text_input(key="search-q").input("fire drill").run()
     assert not at.exception

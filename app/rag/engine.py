@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from app.config import Settings
 
 SearchFn = Callable[[str, int, Filters | None], list[SearchResult]]
+TranslateFn = Callable[[str], str | None]  # a query's words in the other language, if known
 NOT_FOUND_TEXT = "Not found in your files."
 CONFLICT_TEXT = "Your files disagree:"
 FLAGGED_SAYS = "A passage that also contains instructions aimed at an AI assistant says:"
@@ -45,9 +46,12 @@ class Draft:
 class RagEngine:
     """Answers questions from a store's search results; one per :class:`app.api.MMRag`."""
 
-    def __init__(self, settings: Settings, search: SearchFn) -> None:
+    def __init__(
+        self, settings: Settings, search: SearchFn, translate: TranslateFn | None = None
+    ) -> None:
         self.settings = settings
         self._search = search
+        self.translate = translate or (lambda _: None)
 
     @cached_property
     def _embedder(self):  # type: ignore[no-untyped-def]
@@ -117,6 +121,7 @@ class RagEngine:
             query,
             weights=model.weights,
             bias=model.bias,
+            translated=self.translate(query),
         )
         # passages addressed to an AI assistant never answer on their own
         flagged = {s.n for s in sources if s.suspicious}

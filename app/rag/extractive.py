@@ -200,22 +200,23 @@ def score(
     *,
     weights: Mapping[str, float],
     bias: float,
+    translated: str | None = None,
 ) -> list[Pick]:
     """Every candidate sentence with its probability of answering, best first.
 
     ``query`` is the standalone rewrite of a follow-up ``question``: a sentence is as close as
     it is to either (a heuristic rewrite adds earlier context words that must not outweigh the
-    words of the question itself); lexical coverage counts the question's own terms.
+    words of the question itself); lexical coverage counts the question's own terms, or those
+    of its word-by-word ``translated`` form where they cover more (a Japanese sentence holds
+    none of an English question's words).
     """
     cands = candidates(sources)
     if not cands:
         return []
-    q_terms = terms(_CITATION.sub(" ", question))  # "cite [7]" asks nothing of a passage
     s_terms = [terms(s) for _, s in cands]
-    # a term found in every candidate ("Kestrel" in its own annual report) says little
-    df = Counter(t for ts in s_terms for t in ts & q_terms)
-    idf = {t: math.log(1 + len(cands) / (1 + df[t])) for t in q_terms}
-    q_weight = sum(idf.values())
+    lexical = _coverage(terms(_CITATION.sub(" ", question)), s_terms)  # "cite [7]" asks nothing
+    if translated:
+        lexical = np.maximum(lexical, _coverage(terms(translated), s_terms))
     key = {t.term for t in analyzer().key_terms(query or question)}
     heads = {s.n: terms(with_context("", s.result.title, s.result.section)) for s in sources}
     passage = {s.n: s.result.scores.get("calibrated", s.result.score) for s in sources}
@@ -229,20 +230,32 @@ def score(
     last = max(s.n for s in sources)
     w = np.array([weights.get(f, 0.0) for f in SENTENCE_FEATURES])
     picks = []
-    for (n, sent), ts, sim, kind in zip(cands, s_terms, sem, has_type, strict=True):
-        lexical = sum(idf[t] for t in q_terms & ts) / q_weight if q_weight else 0.0
+    for (n, sent), ts, sim, covered, kind in zip(
+        cands, s_terms, sem, lexical, has_type, strict=True
+    ):
         f = (
             float(sim),
             float(sim) - best,
-            lexical,
+            float(covered),
             len(key & (ts | heads[n])) / len(key) if key else 1.0,
             (1.0 if kind else 0.0) if wanted else 0.5,
             float(passage[n]),
             1.0 - (n - 1) / max(1, last),
         )
         p = 1.0 / (1.0 + math.exp(-float(np.dot(w, f) + bias)))
-        picks.append(Pick(n, sent, p, float(sim), lexical, kind if wanted else None, f))
+        picks.append(Pick(n, sent, p, float(sim), float(covered), kind if wanted else None, f))
     return sorted(picks, key=lambda p: p.score, reverse=True)
+
+
+def _coverage(q_terms: set[str], s_terms: Sequence[set[str]]) -> np.ndarray:
+    """Per sentence, the share of the question's idf mass (among these sentences) it holds."""
+    # a term found in every candidate ("Kestrel" in its own annual report) says little
+    df = Counter(t for ts in s_terms for t in ts & q_terms)
+    idf = {t: math.log(1 + len(s_terms) / (1 + df[t])) for t in q_terms}
+    total = sum(idf.values())
+    if not total:
+        return np.zeros(len(s_terms))
+    return np.array([sum(idf[t] for t in q_terms & ts) / total for ts in s_terms])
 
 
 # spaCy entity labels that hold each kind of value (English sentences)

@@ -44,6 +44,7 @@ def collect(rag: MMRag, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
             engine.embed_passages,
             weights=model.weights,
             bias=model.bias,
+            translated=engine.translate(row["query"]),
         )
         q = Question.from_json(row) if answerable else None
         by_n = {s.n: s for s in sources}
