@@ -125,7 +125,7 @@ class Analyzer:
             )
             identifier = any(c.isdigit() for c in surface) or any(c.isupper() for c in surface[1:])
             proper = surface[:1].isupper() and _mid_sentence(question, t.start)
-            if identifier or compound or proper or _rare_word(surface):
+            if identifier or compound or proper or rare_word(surface):
                 key.append(t)
         return key
 
@@ -189,7 +189,7 @@ def _mid_sentence(text: str, at: int) -> bool:
 
 
 @functools.cache
-def _rare_word(word: str, threshold: float = 3.0) -> bool:
+def rare_word(word: str, threshold: float = 3.0) -> bool:
     """An English word rarely used in general (Zipf frequency below 3: once per 10 million
     words). Without wordfreq nothing is called rare."""
     if not word.isalpha() or len(word) < 3:

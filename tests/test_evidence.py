@@ -46,6 +46,17 @@ def test_a_phrase_survives_one_misheard_word() -> None:
     assert not check_key_terms("When is the trip to Pescadero Beach?", transcript).sufficient
 
 
+def test_a_written_page_must_spell_the_rare_word_of_a_phrase() -> None:
+    page = [_source(1, "Set up a VPN tunnel with OpenVPN and a client certificate.")]
+    question = "How do I set up a WireGuard VPN tunnel?"
+    ev = check_key_terms(question, page)
+    assert not ev.sufficient and ev.missing == ["WireGuard VPN"]  # VPN alone is not WireGuard
+    # a recording's speech recognition may garble the name: most of the phrase is enough there
+    heard = _source(1, "Set up a VPN tunnel with wire guard on the server.")
+    heard.result.modality = "audio"
+    assert check_key_terms(question, [heard]).sufficient
+
+
 def test_titles_count_and_flagged_passages_do_not() -> None:
     titled = [_source(1, "Returns the number of bytes read.", title="Buffer.byteLength")]
     assert check_key_terms("What does Buffer.byteLength return?", titled).sufficient

@@ -28,7 +28,7 @@ from pathlib import PurePath
 
 from app.rag.types import Source
 from index.passage import with_context
-from ingest.analysis import Term, analyzer
+from ingest.analysis import Term, analyzer, detect_language, rare_word
 from ingest.paths import display, display_name
 
 _JOINER = re.compile(r"[\s._\-/:+#]*")
@@ -65,23 +65,34 @@ def check_key_terms(question: str, sources: Sequence[Source]) -> Evidence:
 
     Adjacent key terms form one phrase ("Half Moon Bay", "tty.WriteStream"); a phrase of words
     counts as mentioned when most of its terms are, so one word misheard by speech recognition
-    or misread by OCR ("Half Moon base") does not hide the passage; an identifier (terms joined
-    by punctuation: "--ignore-atomics", "tty.WriteStream") only when its terms stand together.
+    or misread by OCR ("Half Moon base") does not hide the passage, but a text in the
+    question's language not read by a machine must spell its rare words (a page on VPNs does
+    not answer "WireGuard VPN"); an identifier (terms joined by punctuation:
+    "--ignore-atomics", "tty.WriteStream") only when its terms stand together.
     """
     phrases = _phrases(question, analyzer().key_terms(question))
     if not phrases:
         return Evidence()
     texts = [question[p[0].start : p[-1].end] for p in phrases]
     identifier = [_is_identifier(question, p) for p in phrases]
+    # the made-up words of a phrase ("WireGuard" in "WireGuard VPN"): what it is about
+    rare = [{t.term for t in p if rare_word(question[t.start : t.end])} for p in phrases]
     # passages of one file count together: a recording's or a long page's neighbouring
     # passages share one subject; passages of different files do not
     by_file: dict[str, list[list[str]]] = {}
     heard: set[str] = set()  # files read by speech recognition: names come out in pieces
+    # where a phrase's rare words may be missing: heard or OCR'd (any word may come out
+    # wrong), or in another language (the words are translated: "checksum", チェックサム)
+    lenient: set[str] = set()
+    language = detect_language(question)
     for s in sources:
         if not s.suspicious:
             by_file.setdefault(s.result.source, []).append(_tokens(s))
             if s.result.modality == "audio":
                 heard.add(s.result.source)
+            other = language and s.result.language and s.result.language != language
+            if s.result.modality in ("audio", "image") or other:
+                lenient.add(s.result.source)
     best: list[int] = list(range(len(phrases)))  # indexes of the phrases a file leaves out
     for source, passages in by_file.items():
         # the file's name and folders say what it is about too ("nodejs/process.html")
@@ -94,7 +105,7 @@ def check_key_terms(question: str, sources: Sequence[Source]) -> Evidence:
                 any(_together(p, tokens) for tokens in passages)
                 or _squash(texts[i]) in _squash(path)
                 if identifier[i] and source not in heard
-                else _share(p, terms) >= 0.5
+                else _share(p, terms) >= 0.5 and (source in lenient or rare[i] <= terms)
             )
         ]
         if len(missed) < len(best):
