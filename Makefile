@@ -19,9 +19,6 @@ TEST_SYSTEM_PACKAGES := postgresql
 comma := ,
 INSTALLED := $(VENV)/.installed$(if $(GPU),-gpu)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-# no pip cache: a fresh machine (CI) installs once, and a second copy of every wheel has run a
-# small disk out of space
-export PIP_NO_CACHE_DIR := 1
 
 .PHONY: setup system venv demo eval dev-eval test lint ui bench clean
 
