@@ -59,10 +59,15 @@ class DictionaryTranslator:
         uri = f"file:{lexicon}?mode=ro&immutable=1"
         self._db = sqlite3.connect(uri, uri=True, check_same_thread=False)
         self._analyzer = analyzer()
+        # a question is translated by its search, then again by `ask`'s sentence choice
+        self._remembered = functools.lru_cache(maxsize=256)(self._translate)
 
     def translate(self, text: str, source: str, target: str) -> str | None:
         """The query's words in ``target`` ("en" or "ja"), Latin-script words kept; None when
         the pair is not English/Japanese or no word is known."""
+        return self._remembered(text, source, target)
+
+    def _translate(self, text: str, source: str, target: str) -> str | None:
         if {source, target} != {"en", "ja"}:
             return None
         words = list(self._to_en(text) if target == "en" else self._to_ja(text))
