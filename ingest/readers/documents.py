@@ -18,6 +18,7 @@ from ingest.readers.context import ReadContext
 from ingest.readers.html_clean import strip_furniture
 from ingest.readers.html_text import html_text
 from ingest.readers.images import describe_image, pixel_problem
+from ingest.readers.outline import Block, outline
 from ingest.readers.pdf_tables import PdfTable, find_tables, inside, ruled_pages
 from ingest.readers.tables import html_table_to_markdown
 from ingest.readers.unstructured_setup import setup_unstructured
@@ -372,7 +373,10 @@ def _partitioners() -> dict[str, Callable[[Path, list[str]], list[Any]]]:
         text = _text_of(p)
         if not text.strip():
             raise IngestError("the file holds no text")
-        return partition_text(text=text, languages=langs)
+        blocks = outline(text)
+        if blocks is None:
+            return partition_text(text=text, languages=langs)
+        return [_unstructured_element(b) for b in blocks]
 
     def eml(p: Path, langs: list[str]) -> list[Any]:
         from unstructured.partition.email import partition_email
@@ -392,6 +396,14 @@ def _partitioners() -> dict[str, Callable[[Path, list[str]], list[Any]]]:
 
 
 _PARTITIONERS = _partitioners()
+
+
+def _unstructured_element(block: Block) -> Any:
+    from unstructured.documents.elements import ElementMetadata, NarrativeText, Title
+
+    if block.depth is None:
+        return NarrativeText(text=block.text)
+    return Title(text=block.text, metadata=ElementMetadata(category_depth=block.depth))
 
 
 def _check_archive(path: Path, max_mb: float) -> None:
