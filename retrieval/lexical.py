@@ -70,5 +70,6 @@ class LexicalRetriever:
         total = sum(idf.values())
         if total <= 0:
             return dict.fromkeys(ids, 0.0)
-        holding = index.holding(list(q), ids)
-        return {i: sum(idf[t] for t in q if i in holding[t]) / total for i in ids}
+        held = [t for t in q if idf[t] > 0]  # a word no item holds is not looked up
+        holding = index.holding(held, ids)
+        return {i: sum(idf[t] for t in held if i in holding[t]) / total for i in ids}

@@ -64,8 +64,8 @@ class Searcher:
         self.indexer = indexer
         self.dense = DenseRetriever(indexer)
         self.lexical = LexicalRetriever(indexer)
-        self._id_cache: dict[str, tuple[tuple[int, int], np.ndarray]] = {}
-        self._catalog_key: tuple[int, int] | None = None  # the items' (count, max id) now
+        self._id_cache: dict[str, tuple[int, np.ndarray]] = {}
+        self._catalog_key: int | None = None  # the newest item's id now
 
     def refresh(self) -> None:
         """Forget opened indexes (after an ingest or reindex)."""
@@ -315,12 +315,13 @@ class Searcher:
         return self._ids_where(f"not-{language}", other & (Chunk.text != ""), allowed)
 
     def _ids_where(self, name: str, condition: Any, allowed: np.ndarray | None) -> np.ndarray:
-        """Ids of items meeting ``condition``, cached until the catalog's items change (checked
-        once per search: ``_catalog_key``)."""
+        """Ids of items meeting ``condition``, cached until items are added (checked once per
+        search: ``_catalog_key``). Ids are never reused, so the newest id tells (an index
+        lookup, where counting rows reads them all); ids of removed items may linger in the
+        cache, and match nothing in the indexes."""
         with self.catalog.session() as s:
             if self._catalog_key is None:
-                count_max = select(func.count(Chunk.id), func.max(Chunk.id))
-                self._catalog_key = tuple(s.execute(count_max).one())
+                self._catalog_key = s.scalar(select(func.coalesce(func.max(Chunk.id), 0)))
             key = self._catalog_key
             cached = self._id_cache.get(name)
             if cached is None or cached[0] != key:

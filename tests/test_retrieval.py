@@ -103,6 +103,15 @@ def test_japanese_duplicates_and_short_texts() -> None:
     assert [r.id for r in kept] == [1, 3]
     cells = [_result(i, "Total 48.2") for i in (1, 2)]  # too short to judge: both kept
     assert len(suppress_duplicates(cells, DiversitySettings())[0]) == 2
+    # a short passage leaves most signature bins empty: empty bins are no evidence that it
+    # is contained in a long one
+    texts = [
+        "The fire drill is on Friday at 10:00 in hall B; everyone leaves by the east staircase "
+        "and meets at the car park, where the wardens count heads before anyone goes back in.",
+        "Budget for 2025 stays at 40k euros.",
+    ]
+    pair = [_result(i, t, f"{i}.md") for i, t in enumerate(texts, 1)]
+    assert len(suppress_duplicates(pair, DiversitySettings())[0]) == 2
 
 
 def test_mmr_prefers_a_novel_item_over_a_near_copy() -> None:
@@ -130,6 +139,25 @@ def test_lexical_filter_never_starves(tmp_path: Path) -> None:
     assert sorted(i for i, _ in found) == allowed.tolist()
     assert len(index.search(tok("alpha"), 5)) == 5
     assert index.search(tok("beacon"), 5, allowed=allowed) == []
+
+
+def test_which_candidates_hold_a_word_whatever_its_frequency(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tok = analyzer()
+    index = LexicalIndex.create(tmp_path / "lex", tok.identity)
+    n = 300
+    items = range(1, n + 1)
+    bodies = [joined(tok(f"alpha {'beacon' if i % 3 == 0 else 'filler'}")) for i in items]
+    index.add(items, bodies, [""] * n)
+    index.commit()
+    ids = [3, 4, 6, 9, 10, 299]
+    expected = {"alpha": set(ids), "beacon": {3, 6, 9}, "absent": set()}
+    words = ["alpha", "beacon", "absent"]
+    assert index.holding(words, ids) == expected  # postings read whole
+    monkeypatch.setattr("index.lexical.store._WHOLE_POSTINGS", 0)
+    assert index.holding(words, [3]) == {"alpha": {3}, "beacon": {3}, "absent": set()}
+    assert index.holding(words, ids) == expected  # filtered inside the index
 
 
 def _write(folder: Path, name: str, text: str) -> Path:
