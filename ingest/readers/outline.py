@@ -35,7 +35,8 @@ def outline(text: str) -> list[Block] | None:
     if not body or len(body) < MIN_INDENTED_SHARE * sum(1 for line in lines if line.strip()):
         return None
     margin = Counter(body).most_common(1)[0][0]  # where running text sits
-    levels = {i: d for i in range(len(lines)) if (d := _heading_level(lines, i, margin))}
+    below = _next_indents(lines)
+    levels = {i: d for i, line in enumerate(lines) if (d := _heading_level(line, below[i], margin))}
     if sum(1 for d in levels.values() if d == 1) < 2:
         return None
     blocks: list[Block] = []
@@ -62,14 +63,24 @@ def _indent(line: str) -> int:
     return len(line) - len(line.lstrip())
 
 
-def _heading_level(lines: list[str], i: int, margin: int) -> int | None:
-    """1 for a heading at the left margin, 2 for one indented less than the running text."""
-    line = lines[i]
+def _next_indents(lines: list[str]) -> list[int | None]:
+    """For each line, the indentation of the next non-blank line after it (None: none)."""
+    out: list[int | None] = [None] * len(lines)
+    nxt: int | None = None
+    for i in range(len(lines) - 1, -1, -1):
+        out[i] = nxt
+        if lines[i].strip():
+            nxt = _indent(lines[i])
+    return out
+
+
+def _heading_level(line: str, below: int | None, margin: int) -> int | None:
+    """1 for a heading at the left margin, 2 for one indented less than the running text
+    (``below``: the indentation of the next non-blank line)."""
     words = line.strip()
     if not words or len(words) > MAX_HEADING_CHARS or _SENTENCE_END.search(words) or "。" in words:
         return None
-    nxt = next((x for x in lines[i + 1 :] if x.strip()), None)
-    if nxt is None or _indent(nxt) <= _indent(line):
+    if below is None or below <= _indent(line):
         return None  # a heading has its body indented beneath it
     at = _indent(line)
     if at == 0:
