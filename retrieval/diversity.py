@@ -30,7 +30,7 @@ SHINGLE = 5
 BINS = 128  # signature length
 MIN_CHARS = 24  # shorter texts (a table cell, a caption) are too short to call duplicates
 _MIX = np.uint64(0x9E3779B97F4A7C15)  # odd: a bijection on 64 bits that spreads the bits
-_BIN_SHIFT = np.uint64(64 - 7)  # the top 7 bits choose one of the 128 bins
+_BIN_SHIFT = np.uint64(64 - (BINS.bit_length() - 1))  # the top bits choose the bin
 _EMPTY = np.full(BINS, np.iinfo(np.uint64).max, dtype=np.uint64)
 _POW = np.array([pow(1000003, i, 2**64) for i in range(SHINGLE)], dtype=np.uint64)
 

@@ -17,6 +17,9 @@ from itertools import pairwise
 MAX_HEADING_CHARS = 60
 MIN_INDENTED_SHARE = 0.6  # of the non-blank lines: an outline's body is indented
 _SENTENCE_END = re.compile(r"[。！？.!?:;：；,、]\s*$")
+_ITEM_MARKS = "-+[(•*·"  # "-a, --all", "• files", "( expr )": an item, not a heading
+_GAP = re.compile(r"\S {2,}\S")  # "-c      -lt と..." holds a term and its description
+_HYPHENATED = re.compile(r"[a-z]-$")
 
 
 @dataclass(slots=True, frozen=True)
@@ -102,11 +105,6 @@ def _join(lines: list[str]) -> str:
         else:
             out += " " + words
     return out
-
-
-_ITEM_MARKS = "-+[(•*·"  # "-a, --all", "• files", "( expr )": an item, not a heading
-_GAP = re.compile(r"\S {2,}\S")  # "-c      -lt と..." holds a term and its description
-_HYPHENATED = re.compile(r"[a-z]-$")
 
 
 def _title_from_name(blocks: list[Block]) -> list[Block]:
