@@ -250,6 +250,25 @@ def test_table_rows_are_quoted_with_their_column_names() -> None:
     assert "Region | Revenue | Growth" not in quoted  # a header row says nothing on its own
 
 
+def test_an_option_is_quoted_with_its_description() -> None:
+    from app.rag.extractive import candidates, cite
+    from app.rag.types import Source
+    from retrieval.types import SearchResult
+
+    page = (
+        "-k, --keep\nKeep (don't delete) input files during compression.\n\n"
+        "--backup[=CONTROL]\nコピー先ファイルが存在する時にバックアップを作成する\n\n"
+        "- a bulleted line of prose, not an option\nand the line after it."
+    )
+    src = Source(1, SearchResult(1, 1.0, "text", "/gzip.txt", page), page)
+    quoted = [s for _, s in candidates([src])]
+    assert "-k, --keep: Keep (don't delete) input files during compression." in quoted
+    assert "--backup[=CONTROL]: コピー先ファイルが存在する時にバックアップを作成する" in quoted
+    assert "a bulleted line of prose, not an option" in quoted  # the bullet goes, the text stays
+    assert cite("--keep: Keep input files.", 2) == "--keep: Keep input files [2]."
+    assert cite("| Europe: Revenue 21.5 |", 1) == "Europe: Revenue 21.5 [1]."
+
+
 def test_value_types_asked_for() -> None:
     from app.rag.extractive import answer_type, typed
 

@@ -55,7 +55,8 @@ SENTENCE_FEATURES = (
 _MIN_CHARS = 12
 _CITATION = re.compile(r"\[\d{1,3}\]")
 _VALUE = re.compile(r"(?<![^\W\d_])\d")  # a number that is not part of a word like "Q3"
-_TRIM = "|•·*-– "
+# bullets and table bars around a sentence; a dash fused to a word is an option ("--keep")
+_TRIM = re.compile(r"^(?:[|•·*–-]+(?:\s+|$))+|(?:\s+[|•·*–-]+)+$|^\s+|\s+$")
 
 _MONTHS = (
     "january|february|march|april|may|june|july|august|september|october|november|december|"
@@ -181,11 +182,34 @@ def _cells(line: str) -> list[str] | None:
     return [c.strip() for c in line[1:-1].split("|")]
 
 
+def named_options(text: str) -> str:
+    """``text`` with each command-line option alone on its line joined to the description
+    beneath it: "-k, --keep" / "Keep input files." becomes "-k, --keep: Keep input files.", so
+    the quoted description says which option it describes (manual pages, ``--help`` output)."""
+    lines = text.splitlines()
+    out: list[str] = []
+    i = 0
+    while i < len(lines):
+        line = lines[i].strip()
+        nxt = lines[i + 1].strip() if i + 1 < len(lines) else ""
+        if _OPTION.fullmatch(line) and nxt and not _OPTION.fullmatch(nxt):
+            out.append(f"{line}: {nxt}")
+            i += 2
+            continue
+        out.append(lines[i])
+        i += 1
+    return "\n".join(out)
+
+
+# "-a, --all", "--block-size=SIZE", "-C NUM, --context=NUM": options only, no prose after them
+_OPTION = re.compile(r"-{1,2}[\w#?][\w#?=\-\[\]]*(?:[ ,]+[\w\-=\[\]#?]+){0,5}", re.ASCII)
+
+
 def candidates(sources: Sequence[Source]) -> list[tuple[int, str]]:
     out: list[tuple[int, str]] = []
     for s in sources:
-        for sent in split_sentences(labelled_rows(s.text)):
-            sent = " ".join(sent.split()).strip(_TRIM)
+        for sent in split_sentences(named_options(labelled_rows(s.text))):
+            sent = tidy(sent)
             if len(sent) >= _MIN_CHARS and informative(sent) and not looks_like_injection(sent):
                 out.append((s.n, sent))
     return out
@@ -359,9 +383,14 @@ def select(picks: Sequence[Pick], max_sentences: int, min_score: float) -> list[
     return chosen
 
 
+def tidy(sentence: str) -> str:
+    """``sentence`` on one line, without the bullets and table bars around it."""
+    return _TRIM.sub("", " ".join(sentence.split()))
+
+
 def cite(sentence: str, n: int) -> str:
     """``sentence`` with ``[n]`` before its final punctuation (bullets, table bars trimmed)."""
-    s = " ".join(sentence.split()).strip(_TRIM)
+    s = tidy(sentence)
     if s and s[-1] in ".!?。！？":
         return f"{s[:-1]} [{n}]{s[-1]}" if s[-1] in ".!?" else f"{s[:-1]}[{n}]{s[-1]}"
     return f"{s} [{n}]."
