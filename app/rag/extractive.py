@@ -206,13 +206,26 @@ _OPTION = re.compile(r"-{1,2}[\w#?][\w#?=\-\[\]]*(?:[ ,]+[\w\-=\[\]#?]+){0,5}", 
 
 
 def candidates(sources: Sequence[Source]) -> list[tuple[int, str]]:
+    """The sentences of each source that could answer: statements, not the document's title
+    ("cut - remove sections from each line of files" names a page, it answers nothing), and
+    nothing addressed to an AI assistant."""
     out: list[tuple[int, str]] = []
     for s in sources:
+        title = _folded(s.result.title or "")
         for sent in split_sentences(named_options(labelled_rows(s.text))):
             sent = tidy(sent)
-            if len(sent) >= _MIN_CHARS and informative(sent) and not looks_like_injection(sent):
+            if (
+                len(sent) >= _MIN_CHARS
+                and informative(sent)
+                and _folded(sent) != title
+                and not looks_like_injection(sent)
+            ):
                 out.append((s.n, sent))
     return out
+
+
+def _folded(text: str) -> str:
+    return "".join(normalize(text).casefold().split()).rstrip(".。")
 
 
 def score(

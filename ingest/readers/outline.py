@@ -59,7 +59,7 @@ def outline(text: str) -> list[Block] | None:
         else:
             paragraph.append(line)
     close()
-    return _title_from_name(blocks)
+    return _title_from_name(_without_running_heads(blocks))
 
 
 def _indent(line: str) -> int:
@@ -105,6 +105,20 @@ def _join(lines: list[str]) -> str:
         else:
             out += " " + words
     return out
+
+
+def _without_running_heads(blocks: list[Block]) -> list[Block]:
+    """Without the running header and footer ``man`` prints around a page: "LS(1)  User
+    Commands  LS(1)" names the page at both ends, and the footer ends with that name too
+    (page furniture, like a PDF's running heads; quoted as an answer it says nothing)."""
+    if len(blocks) < 3 or blocks[0].depth is not None:
+        return blocks
+    words = blocks[0].text.split()
+    if len(words) < 2 or words[0] != words[-1] or "\n" in blocks[0].text:
+        return blocks
+    last = blocks[-1]
+    footer = last.depth is None and "\n" not in last.text and last.text.split()[-1] == words[0]
+    return blocks[1:-1] if footer else blocks[1:]
 
 
 def _title_from_name(blocks: list[Block]) -> list[Block]:
