@@ -19,12 +19,12 @@ from __future__ import annotations
 
 import json
 import math
-import unicodedata
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from retrieval.diversity import normalise
 from retrieval.types import SearchResult
 
 IMAGE_EXT = {".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp", ".tif", ".tiff", ".heic"}
@@ -79,8 +79,8 @@ def load_questions(path: str | Path) -> list[Question]:
 
 
 def squash(text: str) -> str:
-    """NFKC, case-folded, without any whitespace."""
-    return "".join(unicodedata.normalize("NFKC", text).casefold().split())
+    """NFKC, case-folded, without any whitespace (as near-duplicates are compared)."""
+    return normalise(text)
 
 
 def is_relevant(result: SearchResult, q: Question) -> bool:

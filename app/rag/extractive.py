@@ -39,6 +39,7 @@ from app.rag.text import (
 from app.rag.types import Source
 from index.passage import with_context
 from ingest.analysis import analyzer
+from retrieval.diversity import normalise
 
 EmbedQuery = Callable[[str], np.ndarray]  # one unit row
 EmbedPassages = Callable[[Sequence[str]], np.ndarray]  # unit rows
@@ -56,7 +57,7 @@ _MIN_CHARS = 12
 _CITATION = re.compile(r"\[\d{1,3}\]")
 _VALUE = re.compile(r"(?<![^\W\d_])\d")  # a number that is not part of a word like "Q3"
 # bullets and table bars around a sentence; a dash fused to a word is an option ("--keep")
-_TRIM = re.compile(r"^(?:[|•·*–-]+(?:\s+|$))+|(?:\s+[|•·*–-]+)+$|^\s+|\s+$")
+_TRIM = re.compile(r"^(?:[|•·*–-]+(?:\s+|$))+|(?:\s+[|•·*–-]+)+$")
 
 _MONTHS = (
     "january|february|march|april|may|june|july|august|september|october|november|december|"
@@ -225,7 +226,7 @@ def candidates(sources: Sequence[Source]) -> list[tuple[int, str]]:
 
 
 def _folded(text: str) -> str:
-    return "".join(normalize(text).casefold().split()).rstrip(".。")
+    return normalise(text).rstrip(".。")
 
 
 def score(

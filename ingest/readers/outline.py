@@ -83,9 +83,9 @@ def _heading_level(line: str, below: int | None, margin: int) -> int | None:
     words = line.strip()
     if not words or len(words) > MAX_HEADING_CHARS or _SENTENCE_END.search(words) or "。" in words:
         return None
-    if below is None or below <= _indent(line):
-        return None  # a heading has its body indented beneath it
     at = _indent(line)
+    if below is None or below <= at:
+        return None  # a heading has its body indented beneath it
     if at == 0:
         return 1
     return 2 if at < margin and words[0] not in _ITEM_MARKS else None  # "-a, --all" is an item
