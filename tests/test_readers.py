@@ -194,3 +194,18 @@ def test_html_navigation_and_tables_of_contents_are_not_read(
     for furniture in ("zlib module", "Skip to content", "Prev Up Next", "Prev Home Next"):
         assert furniture not in text
     assert text.count("Event: close") == 1  # the heading, not its table-of-contents entry
+
+
+def test_html_headings_lose_their_permalink_marks(ctx: ReadContext, tmp_path: Path) -> None:
+    page = tmp_path / "docs.html"
+    page.write_text(
+        "<html><body><h1>Child process<span><a class='mark' href='#cp' id='cp'>#</a></span></h1>"
+        "<h2 id='r'>subprocess.ref()<a class='headerlink' href='#r' title='Link'>¶</a></h2>"
+        "<p>Calling subprocess.ref() restores the removed reference count. See the "
+        "<a href='#r'>#</a> mark in the text, which stays.</p></body></html>",
+        encoding="utf-8",
+    )
+    _, doc = read_file(page, ctx)
+    item = _item_with(doc, "restores the removed reference count")
+    assert item.section == "Child process > subprocess.ref()"
+    assert "the # mark in the text" in " ".join(item.text.split())

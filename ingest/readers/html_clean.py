@@ -7,6 +7,8 @@ outrank the passage that explains one, and the same menu comes back from every p
 ``nav`` and ``aside`` elements, elements whose ARIA role is navigation, search, banner or
 contentinfo, page-level ``header``/``footer`` (not those of an article), and elements whose
 class or id names a table of contents, navigation, sidebar, menu, breadcrumbs or skip link.
+So are a heading's permalink marks (Sphinx's "¶", the Node.js docs' "#"): read as part of the
+heading they end up in every section path ("Child process# > Class: ChildProcess#").
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ _NAMES = frozenset(
      "sphinxsidebar", "menu", "breadcrumb", "breadcrumbs", "skip", "related"}
 )  # fmt: skip
 _SPLIT = re.compile(r"[\s_\-]+")
+_HEADINGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
+_PERMALINK = re.compile(r"[#¶§🔗]")
 _XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*\?>")
 
 
@@ -30,6 +34,8 @@ def _name(el) -> str:  # type: ignore[no-untyped-def]
 
 def _furniture(el) -> bool:  # type: ignore[no-untyped-def]
     tag = _name(el)
+    if tag == "a" and _PERMALINK.fullmatch((el.text_content() or "").strip()):
+        return any(_name(a) in _HEADINGS for a in el.iterancestors())
     if tag in _TAGS or (el.get("role") or "").lower() in _ROLES:
         return True
     if tag in ("header", "footer"):
