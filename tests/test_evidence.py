@@ -57,6 +57,24 @@ def test_a_written_page_must_spell_the_rare_word_of_a_phrase() -> None:
     assert check_key_terms(question, [heard]).sufficient
 
 
+def test_a_page_in_another_language_must_spell_names_but_not_rare_words() -> None:
+    # a translation keeps a product's name in Latin letters: a Japanese page on VPNs that never
+    # says "WireGuard" does not answer an English question about it
+    ja = _source(1, "VPN 経由でそれをトンネルします。")
+    ja.result.language = "ja"
+    ev = check_key_terms("How do I set up a WireGuard VPN tunnel?", [ja])
+    assert not ev.sufficient and ev.missing == ["WireGuard VPN"]
+    named = _source(1, "WireGuard で VPN のトンネルを作ります。")
+    named.result.language = "ja"
+    assert check_key_terms("How do I set up a WireGuard VPN tunnel?", [named]).sufficient
+    # a rare ordinary word is translated ("dereference" -> 参照外し): the rest is enough there
+    ja_link = _source(1, "-L: シンボリックリンク (symlink) を参照外しして、リンク先を扱います。")
+    ja_link.result.language = "ja"
+    assert check_key_terms("dereference symlink targets", [ja_link]).sufficient
+    en_link = _source(1, "-L: follow each symlink to the file it points to.")
+    assert not check_key_terms("dereference symlink targets", [en_link]).sufficient
+
+
 def test_titles_count_and_flagged_passages_do_not() -> None:
     titled = [_source(1, "Returns the number of bytes read.", title="Buffer.byteLength")]
     assert check_key_terms("What does Buffer.byteLength return?", titled).sufficient

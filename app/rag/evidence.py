@@ -67,8 +67,10 @@ def check_key_terms(question: str, sources: Sequence[Source]) -> Evidence:
     counts as mentioned when most of its terms are, so one word misheard by speech recognition
     or misread by OCR ("Half Moon base") does not hide the passage, but a text in the
     question's language not read by a machine must spell its rare words (a page on VPNs does
-    not answer "WireGuard VPN"); an identifier (terms joined by punctuation:
-    "--ignore-atomics", "tty.WriteStream") only when its terms stand together.
+    not answer "WireGuard VPN"), and one in another language the names among them, which a
+    translation leaves in Latin letters ("WireGuard" in a Japanese page); an identifier (terms
+    joined by punctuation: "--ignore-atomics", "tty.WriteStream") only when its terms stand
+    together.
     """
     phrases = _phrases(question, analyzer().key_terms(question))
     if not phrases:
@@ -77,22 +79,26 @@ def check_key_terms(question: str, sources: Sequence[Source]) -> Evidence:
     identifier = [_is_identifier(question, p) for p in phrases]
     # the made-up words of a phrase ("WireGuard" in "WireGuard VPN"): what it is about
     rare = [{t.term for t in p if rare_word(question[t.start : t.end])} for p in phrases]
+    # names in Latin letters ("WireGuard", "Btrfs"): other languages write them as they are
+    names = [{t.term for t in p if _is_name(question[t.start : t.end])} for p in phrases]
     # passages of one file count together: a recording's or a long page's neighbouring
     # passages share one subject; passages of different files do not
     by_file: dict[str, list[list[str]]] = {}
     heard: set[str] = set()  # files read by speech recognition: names come out in pieces
     # where a phrase's rare words may be missing: heard or OCR'd (any word may come out
     # wrong), or in another language (the words are translated: "checksum", チェックサム)
-    lenient: set[str] = set()
+    machine_read: set[str] = set()
+    translated: set[str] = set()
     language = detect_language(question)
     for s in sources:
         if not s.suspicious:
             by_file.setdefault(s.result.source, []).append(_tokens(s))
             if s.result.modality == "audio":
                 heard.add(s.result.source)
-            other = language and s.result.language and s.result.language != language
-            if s.result.modality in ("audio", "image") or other:
-                lenient.add(s.result.source)
+            if s.result.modality in ("audio", "image"):
+                machine_read.add(s.result.source)
+            elif language and s.result.language and s.result.language != language:
+                translated.add(s.result.source)
     best: list[int] = list(range(len(phrases)))  # indexes of the phrases a file leaves out
     for source, passages in by_file.items():
         # the file's name and folders say what it is about too ("nodejs/process.html")
@@ -105,7 +111,11 @@ def check_key_terms(question: str, sources: Sequence[Source]) -> Evidence:
                 any(_together(p, tokens) for tokens in passages)
                 or _squash(texts[i]) in _squash(path)
                 if identifier[i] and source not in heard
-                else _share(p, terms) >= 0.5 and (source in lenient or rare[i] <= terms)
+                else _share(p, terms) >= 0.5
+                and (
+                    source in machine_read
+                    or (names[i] if source in translated else rare[i]) <= terms
+                )
             )
         ]
         if len(missed) < len(best):
@@ -116,6 +126,12 @@ def check_key_terms(question: str, sources: Sequence[Source]) -> Evidence:
     absent = {t.term for p in missing for t in p}
     flagged = [s for s in sources if s.suspicious and absent & passage_terms([s])]
     return Evidence(key_terms=texts, missing=[texts[i] for i in best], only_flagged=flagged)
+
+
+def _is_name(word: str) -> bool:
+    """A rare word in Latin letters with a capital: a product or project ("WireGuard"), not
+    a rare ordinary word ("recursively") that a translation would put in its own words."""
+    return word.isascii() and any(c.isupper() for c in word) and rare_word(word)
 
 
 def _is_identifier(question: str, phrase: Sequence[Term]) -> bool:
