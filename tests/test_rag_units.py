@@ -276,6 +276,11 @@ def test_value_types_asked_for() -> None:
     assert answer_type("会議は何時に始まりますか") == "clock"
     assert answer_type("When is the offsite?") == "time"
     assert answer_type("What was the revenue in 2025?") == "number"
+    # a length, a count or a duration asked in Japanese is a number, not a date
+    assert answer_type("ディレクトリー名の最大の長さは？") == "number"
+    assert answer_type("圧縮レベルはいくつまで指定できますか") == "number"
+    assert answer_type("バックアップには何時間かかりますか") == "number"
+    assert answer_type("次の会議は何日ですか") == "time"
     sentences = ["The offsite is on Thursday 12 March.", "The coach leaves at 8:15."]
     assert typed(sentences, "clock") == [False, True]  # a date does not say what time
     # a number the question states is no answer: "Revenue 2025" is a caption

@@ -78,7 +78,7 @@ _TYPES: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
     "time": (
         re.compile(
             r"^\s*(when|what (date|day|year|month)|which (day|date|year|month))\b"
-            r"|いつ|何時|何日|何月",
+            r"|いつ|何時(?!間)|何日(?!間)|何月",
             re.I,
         ),
         re.compile(
@@ -94,7 +94,9 @@ _TYPES: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
             r"|\bwhat (is|was|are|were) (the |its |their )?(total |annual |net )?"
             r"(revenue|sales|profit|income|turnover|population|salary|fee|cost|price|budget"
             r"|temperature|speed|size|weight|height|length|capacity|growth|margin)\b"
-            r"|いくら|何人|何文字|何本|何箱|何割|どのくらい",
+            r"|いくら|いくつ|何人|何文字|何本|何箱|何割|何個|何回|何秒|何分|何時間|何日間|何週間|何か月"
+            r"|何バイト|何行|何件|何倍|どのくらい"
+            r"|(最大|最小|上限|下限)の?(長さ|数|サイズ|値)|長さは|サイズは",
             re.I,
         ),
         re.compile(r"(?<![^\W\d_])\d"),
