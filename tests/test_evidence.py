@@ -119,3 +119,17 @@ def test_a_files_folder_names_what_it_is_about() -> None:
     page = [Source(n=1, result=result, text=result.text)]
     assert check_key_terms("Node.js で bigint の現在時刻を取得したい", page).sufficient
     assert not check_key_terms("Deno で bigint の現在時刻を取得したい", page).sufficient
+
+
+def test_the_files_that_name_what_the_question_is_about() -> None:
+    mkdir = _source(1, "-p, --parents: make parent directories as needed.", title="mkdir")
+    chown = _source(2, "--reference=RFILE: use the owner and group of RFILE.", title="chown")
+    ev = check_key_terms("Which mkdir option sets the owner?", [mkdir, chown])
+    assert ev.sufficient and ev.files == {"mkdir.md"}
+    # a photographed notice may have its words misread: it is never ruled out by them
+    chown.result.modality = "image"
+    assert check_key_terms("Which mkdir option sets the owner?", [mkdir, chown]).files == {
+        "mkdir.md",
+        "chown.md",
+    }
+    assert check_key_terms("How do I change the owner of a file?", [mkdir, chown]).files is None

@@ -123,6 +123,39 @@ def test_unanswerable_question_is_not_found_with_closest_sources(rag: MMRag, que
     assert Path(answer.sources[0].result.source).name in answer.text
 
 
+MANUALS = {
+    "chown.md": "# chown - change file owner and group\n\n## Options\n\n"
+    "--reference=RFILE: use the owner and group of RFILE instead of specifying OWNER:GROUP "
+    "values.\n\n-R, --recursive: operate on files and directories recursively.\n",
+    "mkdir.md": "# mkdir - make directories\n\n## Options\n\n"
+    "-m, --mode=MODE: set the file mode (as in chmod), not a=rwx - umask.\n\n"
+    "-p, --parents: no error if existing, make parent directories as needed.\n",
+}
+
+
+@pytest.fixture(scope="module")
+def manuals(tmp_path_factory: pytest.TempPathFactory) -> MMRag:
+    root = tmp_path_factory.mktemp("manuals")
+    for name, text in MANUALS.items():
+        (root / name).write_text(text, encoding="utf-8")
+    rag = MMRag(offline_settings(tmp_path_factory.mktemp("manuals-store")))
+    assert [r.status.value for r in rag.ingest([root])] == ["ingested"] * 2
+    return rag
+
+
+def test_a_question_naming_a_command_is_not_answered_from_another_commands_page(
+    manuals: MMRag,
+) -> None:
+    # chown's page holds the closest sentence about an owner, but says nothing about mkdir
+    answer = manuals.ask("Which mkdir option sets the owner of the new directory?")
+    cited = {Path(c.source.result.source).name for c in answer.citations}
+    assert "chown.md" not in cited and "--reference" not in answer.text
+    # the same sentence answers a question about chown
+    answer = manuals.ask("Which chown option copies the owner from another file?")
+    assert answer.status == "answered" and "--reference" in answer.text
+    assert {Path(c.source.result.source).name for c in answer.citations} == {"chown.md"}
+
+
 def test_planted_instructions_are_data(planted: MMRag) -> None:
     # the only passage that answers also addresses an AI assistant: it is shown as a closest
     # source, never the sole support of an answer

@@ -123,9 +123,12 @@ class RagEngine:
             bias=model.bias,
             translated=self.translate(query),
         )
-        # passages addressed to an AI assistant never answer on their own
+        # passages addressed to an AI assistant never answer on their own; a question that
+        # names something ("mkdir") is answered from the files that mention it, not from a
+        # neighbour's page that happens to hold a close sentence (chown's options)
         flagged = {s.n for s in sources if s.suspicious}
-        clean = [p for p in picks if p.n not in flagged]
+        naming = {s.n for s in sources if key.files is None or s.result.source in key.files}
+        clean = [p for p in picks if p.n not in flagged and p.n in naming]
         tainted = [p for p in picks if p.n in flagged and p.score >= rag.min_sentence_score]
         if not (clean and clean[0].score >= rag.min_sentence_score) and not pictures:
             why = flagged_reason([s for s in sources if s.n == tainted[0].n]) if tainted else None

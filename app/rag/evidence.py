@@ -11,7 +11,8 @@ Two checks run before any answer is written:
   how to build RAID5 on Btrfs); an identifier counts only whole (``--ignore-atomics`` is not
   ``--ignore-thread-creation`` next to "atomics"). Terms are compared as BM25 indexes them
   (``ingest.analysis``), so other inflections and spellings still match, and a passage's title
-  and section count.
+  and section count. A sentence is then quoted only from a file that mentions at least one of
+  them: asked for a ``mkdir`` option, chown's page is no answer however close its sentence.
 * **sentence support** — the best sentence must be close enough to the question (the
   extractive scorer's score), calibrated on the tuning half of ``benchmarks/dev_eval``.
 
@@ -37,11 +38,13 @@ _JOINER = re.compile(r"[\s._\-/:+#]*")
 @dataclass(slots=True)
 class Evidence:
     """What the gate found: the key terms of the question, those no trustworthy passage
-    mentions, and the flagged passages that do mention them."""
+    mentions, the flagged passages that do mention them, and the files that mention them all
+    (None: the question names nothing specific, any file may answer)."""
 
     key_terms: list[str] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
     only_flagged: list[Source] = field(default_factory=list)
+    files: set[str] | None = None
 
     @property
     def sufficient(self) -> bool:
@@ -100,6 +103,7 @@ def check_key_terms(question: str, sources: Sequence[Source]) -> Evidence:
             elif language and s.result.language and s.result.language != language:
                 translated.add(s.result.source)
     best: list[int] = list(range(len(phrases)))  # indexes of the phrases a file leaves out
+    naming: set[str] = set()  # the files that mention any of them
     for source, passages in by_file.items():
         # the file's name and folders say what it is about too ("nodejs/process.html")
         path = "/".join(PurePath(display(source)).parts[-3:])
@@ -120,12 +124,14 @@ def check_key_terms(question: str, sources: Sequence[Source]) -> Evidence:
         ]
         if len(missed) < len(best):
             best = missed
-        if not best:
-            break
+        if len(missed) < len(phrases) or source in machine_read:  # its words may be misread
+            naming.add(source)
     missing = [phrases[i] for i in best]
     absent = {t.term for p in missing for t in p}
     flagged = [s for s in sources if s.suspicious and absent & passage_terms([s])]
-    return Evidence(key_terms=texts, missing=[texts[i] for i in best], only_flagged=flagged)
+    return Evidence(
+        key_terms=texts, missing=[texts[i] for i in best], only_flagged=flagged, files=naming
+    )
 
 
 def _is_name(word: str) -> bool:
