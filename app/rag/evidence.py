@@ -38,8 +38,9 @@ _JOINER = re.compile(r"[\s._\-/:+#]*")
 @dataclass(slots=True)
 class Evidence:
     """What the gate found: the key terms of the question, those no trustworthy passage
-    mentions, the flagged passages that do mention them, and the files that mention them all
-    (None: the question names nothing specific, any file may answer)."""
+    mentions, the flagged passages that do mention them, and the files that mention at least
+    one of them (photographed or spoken ones always count; None: the question names nothing
+    specific, any file may answer)."""
 
     key_terms: list[str] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
