@@ -209,3 +209,33 @@ def test_html_headings_lose_their_permalink_marks(ctx: ReadContext, tmp_path: Pa
     item = _item_with(doc, "restores the removed reference count")
     assert item.section == "Child process > subprocess.ref()"
     assert "the # mark in the text" in " ".join(item.text.split())
+
+
+def test_named_definitions_in_html_are_read_as_sections(ctx: ReadContext, tmp_path: Path) -> None:
+    """API references list functions and options in definition lists, not under headings."""
+    sphinx = (
+        "<dl class='py function'><dt class='sig sig-object py' id='json.{0}'>"
+        "<span class='sig-prename descclassname'>json.</span>"
+        "<span class='sig-name descname'>{0}</span>(<em>obj</em>, <em>indent=None</em>)"
+        "<a class='headerlink' href='#json.{0}'>¶</a></dt><dd><p>{1}</p></dd></dl>"
+    )
+    filler = "Each key is written once and nested values are indented consistently. " * 6
+    page = tmp_path / "api.html"
+    page.write_text(
+        "<html><body><h1>json</h1><h2>Basic Usage</h2>"
+        + sphinx.format("dump", "Serialize obj as a JSON formatted stream to fp. " + filler)
+        + sphinx.format("dumps", "Serialize obj to a JSON formatted str instead. " + filler)
+        + "<h2>Options</h2><dl><dt><a name='opt.trace'></a><code>--trace=&lt;yes|no&gt;</code>"
+        "</dt><dd><p>Traces into sub-processes started by exec. " + filler + "</p></dd>"
+        "<dt>plain term</dt><dd><p>A definition nobody links to stays body text.</p></dd>"
+        "</dl></body></html>",
+        encoding="utf-8",
+    )
+    _, doc = read_file(page, ctx)
+    dumps = _item_with(doc, "to a JSON formatted str instead")
+    assert dumps.section == "json > Basic Usage > json.dumps"
+    assert "json.dumps(obj, indent=None)" in dumps.text  # the full signature stays
+    assert "¶" not in " ".join(i.text for i in doc.items)
+    option = "json > Options > --trace=<yes|no>"
+    assert _item_with(doc, "Traces into sub-processes").section == option
+    assert _item_with(doc, "nobody links to").section == option  # a plain term is no heading

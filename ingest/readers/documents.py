@@ -15,7 +15,7 @@ from typing import Any
 from ingest.analysis import detect_language
 from ingest.chunking import chunk_elements
 from ingest.readers.context import ReadContext
-from ingest.readers.html_clean import strip_furniture
+from ingest.readers.html_clean import clean_html
 from ingest.readers.html_text import html_text
 from ingest.readers.images import describe_image, pixel_problem
 from ingest.readers.outline import Block, outline
@@ -353,7 +353,7 @@ def _partitioners() -> dict[str, Callable[[Path, list[str]], list[Any]]]:
 
         text = _text_of(p)
         try:
-            raw = partition_html(text=strip_furniture(text), languages=langs)
+            raw = partition_html(text=clean_html(text), languages=langs)
         except RecursionError:
             raw = []
         if any((el.text or "").strip() for el in raw):
