@@ -4,9 +4,7 @@ Rank fusion (RRF) treats every retriever alike whatever it scored: a BM25 list o
 matches outvotes a dense hit it should defer to, and a list of images or of another language
 counts as much as the right one. Here each candidate gets a few features that mean the same
 on any corpus — its BM25 score relative to the query's best, its rank there, its cosine to the
-query and the gap to the best cosine (overall and within its own language), its rank in the
-dense list and in the dense list of the other language's items (a Japanese passage is rarely
-the closest to an English question, but it can be the closest Japanese one), whether it is in
+query and the gap to the best cosine (overall and within its own language), whether it is in
 the query's language, and how much of the query's rarer words it holds — and a logistic model
 turns them into a probability. The model is fitted on the tuning half of ``benchmarks/dev_eval``
 (``python -m benchmarks.dev_eval.fit_fusion``) for one text model; the probability also marks
@@ -35,8 +33,6 @@ FEATURES = (
     "coverage",  # share of the query's idf mass found in the item
     "bm25_xl",  # BM25 score of the translated query / its best (items in the other language)
     "bm25_xl_rank",  # 1 / (1 + rank) in that list
-    "cos_rank",  # 1 / (1 + rank) in the dense list
-    "cos_xl_rank",  # 1 / (1 + rank) in the dense list of items in the other language
 )
 PICTURE_SLOPE = 20.0  # a CLIP similarity 0.1 above the floor: p = 0.88; at the floor: 0.5
 
@@ -50,8 +46,6 @@ class Signals:
     cosines: Mapping[int, float]  # text-space cosine of every candidate that has text
     coverage: Mapping[int, float]
     bm25_xl: Ranked = ()  # the translated query's BM25 list, best first
-    dense: Ranked = ()  # the dense list, best first
-    dense_xl: Ranked = ()  # the dense list of items in the other language, best first
 
 
 def feature_matrix(results: Sequence[SearchResult], s: Signals) -> np.ndarray:
@@ -62,8 +56,6 @@ def feature_matrix(results: Sequence[SearchResult], s: Signals) -> np.ndarray:
     best_xl = max((score for _, score in s.bm25_xl), default=0.0) or 1.0
     xl = dict(s.bm25_xl)
     xl_rank = {i: r for r, (i, _) in enumerate(s.bm25_xl, 1)}
-    dense_rank = {i: r for r, (i, _) in enumerate(s.dense, 1)}
-    dense_xl_rank = {i: r for r, (i, _) in enumerate(s.dense_xl, 1)}
     cos = [s.cosines.get(r.id) for r in results]
     known = [c for c in cos if c is not None]
     best = max(known, default=0.0)
@@ -84,8 +76,6 @@ def feature_matrix(results: Sequence[SearchResult], s: Signals) -> np.ndarray:
                 s.coverage.get(r.id, 0.0),
                 xl.get(r.id, 0.0) / best_xl,
                 1.0 / (1 + xl_rank[r.id]) if r.id in xl_rank else 0.0,
-                1.0 / (1 + dense_rank[r.id]) if r.id in dense_rank else 0.0,
-                1.0 / (1 + dense_xl_rank[r.id]) if r.id in dense_xl_rank else 0.0,
             ]
         )
     return np.asarray(rows, dtype=np.float64).reshape(len(results), len(FEATURES))

@@ -58,20 +58,18 @@ class CalibrationSettings(Section):
     )
     # fitted on benchmarks/dev_eval (tune half) for multilingual-e5-small (C=5; see
     # benchmarks/results/fit_fusion.json for the cross-validated comparison with rrf)
-    bias: float = -11.413
+    bias: float = -16.272
     weights: dict[str, float] = Field(
         default_factory=lambda: {
-            "bm25": 4.679,
-            "bm25_rank": 2.459,
-            "cos": 8.302,
-            "cos_gap": 35.257,
-            "cos_gap_lang": 21.097,
-            "same_lang": 2.218,
-            "coverage": 0.363,
-            "bm25_xl": 5.164,
-            "bm25_xl_rank": 5.020,
-            "cos_rank": 3.859,
-            "cos_xl_rank": 6.153,
+            "bm25": 3.685,
+            "bm25_rank": 3.518,
+            "cos": 17.778,
+            "cos_gap": 41.644,
+            "cos_gap_lang": 25.253,
+            "same_lang": -0.443,
+            "coverage": 1.736,
+            "bm25_xl": 3.930,
+            "bm25_xl_rank": 1.655,
         }
     )
 

@@ -166,8 +166,6 @@ class Searcher:
             query_language=detect_language(text),
             bm25=found.get("bm25", []),
             bm25_xl=found.get("bm25_xl", []),
-            dense=found.get("text", []),
-            dense_xl=found.get("text_xl", []),
             cosines=self.dense.cosines(text, [r.id for r in results if r.text.strip()]),
             coverage=cover,
         )
