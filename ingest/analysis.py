@@ -273,16 +273,6 @@ def split_sentences(text: str) -> list[str]:
     return [s for a, b in sentence_spans(text) if (s := text[a:b].strip())]
 
 
-# "-a, --all", "--block-size=SIZE", "-C NUM, --context=NUM": options only, no prose after them
-_OPTION_TERM = re.compile(r"-{1,2}[\w#?][\w#?=\-\[\]]*(?:[ ,]+[\w\-=\[\]#?]+){0,5}", re.ASCII)
-
-
-def is_option_term(line: str) -> bool:
-    """Whether ``line`` is a command-line option's term alone, as a manual lists it above its
-    description ("-k, --keep"), not a sentence mentioning one."""
-    return bool(_OPTION_TERM.fullmatch(line.strip()))
-
-
 def has_japanese(text: str) -> bool:
     return bool(_HAS_JA.search(text))
 

@@ -28,7 +28,7 @@ class _Piece:
     tokens: int
     page: int | None
     type: str
-    section: tuple[str, ...]  # the headings it sits under, outermost first
+    section: str | None
     prose: bool  # a sentence of running text: may be carried over as overlap
 
 
@@ -82,13 +82,13 @@ def _pieces(
 ) -> list[list[_Piece]]:
     """One list of pieces per element: the whole element, or its sentences when it is prose."""
     titles: list[tuple[int, str]] = []  # (depth, title) stack
-    plans: list[tuple[Element, tuple[int, int], list[tuple[int, int]], tuple[str, ...]]] = []
+    plans: list[tuple[Element, tuple[int, int], list[tuple[int, int]], str | None]] = []
     for el, (s, e) in zip(elements, spans, strict=True):
         if el.type in TITLE_TYPES:
             while titles and titles[-1][0] >= el.depth:
                 titles.pop()
             titles.append((el.depth, el.text.strip()))
-        section = tuple(t for _, t in titles)
+        section = " > ".join(t for _, t in titles) or None
         if el.type in TITLE_TYPES or el.type in WHOLE_TYPES:
             parts = [(s, e)]
         else:
@@ -180,19 +180,6 @@ def _pack(elements: list[list[_Piece]], max_tokens: int, overlap: int) -> list[l
     return groups
 
 
-def _shared(sections: list[tuple[str, ...]]) -> tuple[str, ...]:
-    """The headings all ``sections`` sit under: a chunk holding a short section and the start
-    of the next (two options of a manual, each a few lines long) is filed under their parent,
-    not under the first one alone."""
-    out = sections[0]
-    for s in sections[1:]:
-        n = 0
-        while n < min(len(out), len(s)) and out[n] == s[n]:
-            n += 1
-        out = out[:n]
-    return out
-
-
 def _to_item(group: list[_Piece], text: str) -> Item:
     start, end = group[0].start, group[-1].end
     while start < end and text[start].isspace():
@@ -201,14 +188,14 @@ def _to_item(group: list[_Piece], text: str) -> Item:
         end -= 1
     pages = [p.page for p in group if p.page is not None]
     types = list(dict.fromkeys(p.type for p in group))
-    body = [p.section for p in group if p.type not in TITLE_TYPES] or [group[0].section]
+    body = next((p for p in group if p.type not in TITLE_TYPES), group[0])
     chunk_text = text[start:end]
     return Item(
         modality=Modality.TEXT,
         text=chunk_text,
         page=min(pages) if pages else None,
         page_end=max(pages) if pages else None,
-        section=" > ".join(_shared(body)) or None,
+        section=body.section,
         element_types=types,
         char_start=start,
         char_end=end,

@@ -82,21 +82,3 @@ def test_decode_shift_jis_and_language() -> None:
     text = "One. Two!\n- three\n\n四。五"
     spans = sentence_spans(text)  # the chunker packs these: they cover the text exactly
     assert "".join(text[a:b] for a, b in spans) == text and len(spans) == 5
-
-
-def test_a_chunk_spanning_short_sections_is_filed_under_their_parent() -> None:
-    els = [
-        Element("grep", "Title", None, 0),
-        Element("OPTIONS", "Title", None, 1),
-        Element("-o, --only-matching", "Title", None, 3),
-        Element("Print only the matched parts of a matching line.", "NarrativeText", None),
-        Element("-q, --quiet", "Title", None, 3),
-        Element("Quiet; do not write anything to standard output.", "NarrativeText", None),
-    ]
-    _, items = _chunks(els, size=256)
-    assert len(items) == 1  # each option alone is too short to stand as a chunk
-    assert items[0].section == "grep > OPTIONS"  # not "grep > OPTIONS > -o, --only-matching"
-    long_option = "Print only the matched parts of a matching line, each on its own line. " * 5
-    _, items = _chunks([*els[:3], Element(long_option, "NarrativeText", None), *els[4:]], 256)
-    assert items[0].section == "grep > OPTIONS > -o, --only-matching"
-    assert items[-1].section == "grep > OPTIONS > -q, --quiet"

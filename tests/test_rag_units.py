@@ -258,14 +258,12 @@ def test_an_option_is_quoted_with_its_description() -> None:
     page = (
         "-k, --keep\nKeep (don't delete) input files during compression.\n\n"
         "--backup[=CONTROL]\nコピー先ファイルが存在する時にバックアップを作成する\n\n"
-        "-o, --only-matching\n\nマッチした部分だけを表示します。\n\n"  # an option heading
         "- a bulleted line of prose, not an option\nand the line after it."
     )
     src = Source(1, SearchResult(1, 1.0, "text", "/gzip.txt", page), page)
     quoted = [s for _, s in candidates([src])]
     assert "-k, --keep: Keep (don't delete) input files during compression." in quoted
     assert "--backup[=CONTROL]: コピー先ファイルが存在する時にバックアップを作成する" in quoted
-    assert "-o, --only-matching: マッチした部分だけを表示します。" in quoted
     assert "a bulleted line of prose, not an option" in quoted  # the bullet goes, the text stays
     assert cite("--keep: Keep input files.", 2) == "--keep: Keep input files [2]."
     assert cite("| Europe: Revenue 21.5 |", 1) == "Europe: Revenue 21.5 [1]."

@@ -38,7 +38,7 @@ from app.rag.text import (
 )
 from app.rag.types import Source
 from index.passage import with_context
-from ingest.analysis import analyzer, is_option_term
+from ingest.analysis import analyzer
 from retrieval.diversity import normalise
 
 EmbedQuery = Callable[[str], np.ndarray]  # one unit row
@@ -187,24 +187,25 @@ def _cells(line: str) -> list[str] | None:
 
 def named_options(text: str) -> str:
     """``text`` with each command-line option alone on its line joined to the description
-    beneath it (blank lines between allowed: a manual's option may be a heading of its own):
-    "-k, --keep" / "Keep input files." becomes "-k, --keep: Keep input files.", so the quoted
-    description says which option it describes (manual pages, ``--help`` output)."""
+    beneath it: "-k, --keep" / "Keep input files." becomes "-k, --keep: Keep input files.", so
+    the quoted description says which option it describes (manual pages, ``--help`` output)."""
     lines = text.splitlines()
     out: list[str] = []
     i = 0
     while i < len(lines):
-        j = i + 1
-        while j < len(lines) and not lines[j].strip():
-            j += 1
-        nxt = lines[j].strip() if j < len(lines) else ""
-        if is_option_term(lines[i]) and nxt and not is_option_term(nxt):
-            out.append(f"{lines[i].strip()}: {nxt}")
-            i = j + 1
+        line = lines[i].strip()
+        nxt = lines[i + 1].strip() if i + 1 < len(lines) else ""
+        if _OPTION.fullmatch(line) and nxt and not _OPTION.fullmatch(nxt):
+            out.append(f"{line}: {nxt}")
+            i += 2
             continue
         out.append(lines[i])
         i += 1
     return "\n".join(out)
+
+
+# "-a, --all", "--block-size=SIZE", "-C NUM, --context=NUM": options only, no prose after them
+_OPTION = re.compile(r"-{1,2}[\w#?][\w#?=\-\[\]]*(?:[ ,]+[\w\-=\[\]#?]+){0,5}", re.ASCII)
 
 
 def candidates(sources: Sequence[Source]) -> list[tuple[int, str]]:

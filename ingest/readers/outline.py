@@ -5,11 +5,6 @@ its body indented beneath. A generic text partitioner sees short lines and guess
 the wrong ones (an option's description becomes the "section" of the chunk it opens), so a
 chunk about ``ls --sort`` is filed under an unrelated line instead of "ls > OPTIONS". Text that
 is not laid out this way is left to the generic partitioner (``None``).
-
-A command-line option with its description (indented beneath it, "-k, --keep" / "keep input
-files", or beside it, "-c     with -lt: sort by ctime") is a definition: it heads a section of
-its own one level below, so each option's description is chunked and found under its name
-("gzip > OPTIONS > -k, --keep") rather than lost in a chunk of a dozen options.
 """
 
 from __future__ import annotations
@@ -19,22 +14,18 @@ from collections import Counter
 from dataclasses import dataclass
 from itertools import pairwise
 
-from ingest.analysis import is_option_term
-
 MAX_HEADING_CHARS = 60
-OPTION_DEPTH = 3  # below a section (1) and a subsection (2)
 MIN_INDENTED_SHARE = 0.6  # of the non-blank lines: an outline's body is indented
 _SENTENCE_END = re.compile(r"[。！？.!?:;：；,、]\s*$")
 _ITEM_MARKS = "-+[(•*·"  # "-a, --all", "• files", "( expr )": an item, not a heading
 _GAP = re.compile(r"\S {2,}\S")  # "-c      -lt と..." holds a term and its description
 _HYPHENATED = re.compile(r"[a-z]-$")
-_TERM_BESIDE = re.compile(r"(\S.*?) {2,}(\S.*)")  # "-c     with -lt: sort by..."
 
 
 @dataclass(slots=True, frozen=True)
 class Block:
-    """A heading (``depth`` 0 is the document's title, 1 a section, 2 a subsection, 3 an
-    option) or a paragraph (``depth`` None)."""
+    """A heading (``depth`` 0 is the document's title, 1 a section, 2 a subsection) or a
+    paragraph (``depth`` None)."""
 
     text: str
     depth: int | None = None
@@ -53,8 +44,6 @@ def outline(text: str) -> list[Block] | None:
         return None
     blocks: list[Block] = []
     paragraph: list[str] = []
-    heading: Block | None = None  # the section an option sits in
-    option_at: int | None = None  # the indentation of the option whose description runs
 
     def close() -> None:
         if paragraph:
@@ -65,25 +54,9 @@ def outline(text: str) -> list[Block] | None:
         if i in levels:
             close()
             blocks.append(Block(" ".join(line.split()), levels[i]))
-            if levels[i] == OPTION_DEPTH:
-                option_at = _indent(line)
-            else:
-                heading, option_at = blocks[-1], None
         elif not line.strip():
             close()
-        elif (beside := _TERM_BESIDE.fullmatch(line.strip())) and is_option_term(beside[1]):
-            close()
-            blocks.append(Block(beside[1], OPTION_DEPTH))
-            paragraph.append(" " * (len(line) - len(beside[2])) + beside[2])
-            option_at = _indent(line)
         else:
-            if not paragraph and option_at is not None and _indent(line) <= option_at:
-                # prose after the list of options, not indented beneath the last one, is
-                # the section's again: its heading is repeated, as the chunker knows no
-                # other way back up ("--version" does not head the notes that follow it)
-                if heading is not None:
-                    blocks.append(heading)
-                option_at = None
             paragraph.append(line)
     close()
     return _title_from_name(_without_running_heads(blocks))
@@ -105,16 +78,14 @@ def _next_indents(lines: list[str]) -> list[int | None]:
 
 
 def _heading_level(line: str, below: int | None, margin: int) -> int | None:
-    """1 for a heading at the left margin, 2 for one indented less than the running text, 3
-    for an option term (``below``: the indentation of the next non-blank line)."""
+    """1 for a heading at the left margin, 2 for one indented less than the running text
+    (``below``: the indentation of the next non-blank line)."""
     words = line.strip()
     if not words or len(words) > MAX_HEADING_CHARS or _SENTENCE_END.search(words) or "。" in words:
         return None
     at = _indent(line)
     if below is None or below <= at:
         return None  # a heading has its body indented beneath it
-    if is_option_term(words):
-        return OPTION_DEPTH
     if at == 0:
         return 1
     return 2 if at < margin and words[0] not in _ITEM_MARKS else None  # "-a, --all" is an item
