@@ -55,3 +55,13 @@ def test_the_evidence_gate_is_set_where_both_goals_hold_with_the_widest_margin()
     assert choose_threshold(items, p_of, (0.8, 0.8)) == 0.65
     # with no answerable question to spare, the gate stays as low as the goals allow
     assert choose_threshold(items, p_of, (0.8, 1.0)) == 0.55
+
+
+def test_figures_come_with_their_95_percent_interval() -> None:
+    from benchmarks.dev_eval.run import interval
+
+    low, high = (float(x) for x in interval(0.86, 120).split("–"))
+    assert low < 0.86 < high and 0.10 < high - low < 0.16  # ±0.06 on 120 questions
+    assert interval(None, 0) == "n/a"
+    low, high = (float(x) for x in interval(1.0, 12).split("–"))
+    assert high == 1.0 and low < 0.8  # all 12 right still leaves room below

@@ -144,6 +144,17 @@ def _latency(seconds: list[float]) -> dict[str, float]:
     return {"p50": round(statistics.median(ms), 1), "p95": round(ms[int(0.95 * (len(ms) - 1))], 1)}
 
 
+def interval(rate: float | None, n: int) -> str:
+    """The 95% Wilson interval of a rate over ``n`` questions, as "0.79–0.91": with ~120
+    questions a half is about ±0.06 wide, so one round's ±0.02 is one or two questions."""
+    if rate is None or not n:
+        return "n/a"
+    from scipy.stats import binomtest
+
+    ci = binomtest(round(rate * n), n).proportion_ci(method="wilson")
+    return f"{ci.low:.2f}–{ci.high:.2f}"
+
+
 def markdown(result: dict[str, Any]) -> str:
     lines = [f"# Development evaluation ({result['split']} split)", ""]
     lines += [
@@ -156,16 +167,22 @@ def markdown(result: dict[str, Any]) -> str:
     sets = result["retrieval"][modes[0]]["sets"]
     for s, v in sets.items():
         cells = [f"{result['retrieval'][m]['sets'][s]['hit@5']:.2f}" for m in modes]
+        if s == "all":  # how far the figure could move on another set of questions
+            hit = result["retrieval"][modes[-1]]["sets"][s]["hit@5"]
+            cells[-1] += f" (95% {interval(hit, v['n'])})"
         file5 = result["retrieval"].get("hybrid", result["retrieval"][modes[-1]])["sets"][s]
         lines.append(f"| {s} | {v['n']} | " + " | ".join(cells) + f" | {file5['file@5']:.2f} |")
     if "answers" in result:
         a = result["answers"]["summary"]
+        nu, na = a["n_unanswerable"], a["n_answerable"]
         lines += [
             "",
-            f"- not found on unanswerable: {a['not_found_on_unanswerable']} "
-            f"({a['n_unanswerable']} questions)",
-            f"- answered on answerable: {a['answered_on_answerable']} ({a['n_answerable']})",
-            f"- answer or cited passage holds the answer: {a['answer_or_citation_holds_answer']}",
+            f"- not found on unanswerable: {a['not_found_on_unanswerable']} ({nu} questions; "
+            f"95% {interval(a['not_found_on_unanswerable'], nu)})",
+            f"- answered on answerable: {a['answered_on_answerable']} ({na}; "
+            f"95% {interval(a['answered_on_answerable'], na)})",
+            f"- answer or cited passage holds the answer: {a['answer_or_citation_holds_answer']} "
+            f"(95% {interval(a['answer_or_citation_holds_answer'], na)})",
         ]
     for m in modes:
         lat = result["retrieval"][m]["latency_ms"]
