@@ -28,6 +28,12 @@ def _read(ctx: ReadContext, rel: str) -> tuple[str, ParsedDocument]:
     return read_file(DATA / rel, ctx)
 
 
+def _read_page(ctx: ReadContext, path: Path, html: str) -> ParsedDocument:
+    """Write ``html`` to ``path`` and read it."""
+    path.write_text(html, encoding="utf-8")
+    return read_file(path, ctx)[1]
+
+
 def _squash(text: str) -> str:
     return re.sub(r"\s+", "", unicodedata.normalize("NFKC", text)).lower()
 
@@ -175,9 +181,10 @@ def test_wrong_extension_is_read_by_content_with_a_warning(
 def test_html_navigation_and_tables_of_contents_are_not_read(
     ctx: ReadContext, tmp_path: Path
 ) -> None:
-    page = tmp_path / "page.html"
     menu = "".join(f'<li><a href="{n}.html">{n} module</a></li>' for n in ("fs", "net", "zlib"))
-    page.write_text(
+    doc = _read_page(
+        ctx,
+        tmp_path / "page.html",
         '<?xml version="1.0" encoding="UTF-8"?>\n<html xmlns="http://www.w3.org/1999/xhtml">'
         "<body><a class='skip-to-content' href='#main'>Skip to content</a>"
         f"<div role='navigation' id='column2'><ul>{menu}</ul></div>"
@@ -186,9 +193,7 @@ def test_html_navigation_and_tables_of_contents_are_not_read(
         "<header><h1>Events</h1></header><h2>Event: close</h2>"
         "<p>The close event is emitted when the stream and its resources are closed.</p>"
         "</article></main><div class='navfooter'>Prev Home Next</div></body></html>",
-        encoding="utf-8",
     )
-    _, doc = read_file(page, ctx)
     text = "\n".join(i.text for i in doc.items)
     assert "The close event is emitted" in text and "Events" in text  # the article's own header
     for furniture in ("zlib module", "Skip to content", "Prev Up Next", "Prev Home Next"):
@@ -197,15 +202,14 @@ def test_html_navigation_and_tables_of_contents_are_not_read(
 
 
 def test_html_headings_lose_their_permalink_marks(ctx: ReadContext, tmp_path: Path) -> None:
-    page = tmp_path / "docs.html"
-    page.write_text(
+    doc = _read_page(
+        ctx,
+        tmp_path / "docs.html",
         "<html><body><h1>Child process<span><a class='mark' href='#cp' id='cp'>#</a></span></h1>"
         "<h2 id='r'>subprocess.ref()<a class='headerlink' href='#r' title='Link'>¶</a></h2>"
         "<p>Calling subprocess.ref() restores the removed reference count. See the "
         "<a href='#r'>#</a> mark in the text, which stays.</p></body></html>",
-        encoding="utf-8",
     )
-    _, doc = read_file(page, ctx)
     item = _item_with(doc, "restores the removed reference count")
     assert item.section == "Child process > subprocess.ref()"
     assert "the # mark in the text" in " ".join(item.text.split())
@@ -220,8 +224,9 @@ def test_named_definitions_in_html_are_read_as_sections(ctx: ReadContext, tmp_pa
         "<a class='headerlink' href='#json.{0}'>¶</a></dt><dd><p>{1}</p></dd></dl>"
     )
     filler = "Each key is written once and nested values are indented consistently. " * 6
-    page = tmp_path / "api.html"
-    page.write_text(
+    doc = _read_page(
+        ctx,
+        tmp_path / "api.html",
         "<html><body><h1>json</h1><h2>Basic Usage</h2>"
         + sphinx.format("dump", "Serialize obj as a JSON formatted stream to fp. " + filler)
         + sphinx.format("dumps", "Serialize obj to a JSON formatted str instead. " + filler)
@@ -229,9 +234,7 @@ def test_named_definitions_in_html_are_read_as_sections(ctx: ReadContext, tmp_pa
         "</dt><dd><p>Traces into sub-processes started by exec. " + filler + "</p></dd>"
         "<dt>plain term</dt><dd><p>A definition nobody links to stays body text.</p></dd>"
         "</dl></body></html>",
-        encoding="utf-8",
     )
-    _, doc = read_file(page, ctx)
     dumps = _item_with(doc, "to a JSON formatted str instead")
     assert dumps.section == "json > Basic Usage > json.dumps"
     assert "json.dumps(obj, indent=None)" in dumps.text  # the full signature stays

@@ -77,9 +77,8 @@ def clean_html(html: str) -> str:
             el.drop_tree()
     if removed and not body.text_content().strip():
         return html
-    if not _definitions_as_headings(body) and not removed:
-        return html
-    return lxml.html.tostring(root, encoding="unicode")
+    named = _definitions_as_headings(body)
+    return lxml.html.tostring(root, encoding="unicode") if removed or named else html
 
 
 def _definitions_as_headings(body) -> bool:  # type: ignore[no-untyped-def]
