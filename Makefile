@@ -10,7 +10,8 @@ STORE ?= .mmrag-demo
 CONFIG ?= configs/offline.toml
 DEV_EVAL ?= .dev-eval
 # the real documents the development evaluation is built from (benchmarks/dev_eval)
-DEV_EVAL_PACKAGES := nodejs valgrind debian-reference-en debian-reference-ja manpages-ja
+DEV_EVAL_PACKAGES := nodejs valgrind debian-reference-en debian-reference-ja manpages-ja \
+	python-requests-doc python-click-doc
 SYSTEM_PACKAGES := tesseract-ocr tesseract-ocr-jpn poppler-utils ffmpeg espeak-ng chromium \
 	fonts-noto-cjk libmagic1
 # only the tests need these (a throwaway PostgreSQL for the catalog tests): best effort, the

@@ -18,6 +18,7 @@ from pathlib import Path
 from ingest.catalog import Catalog, FileStat
 from ingest.config import IngestSettings, StoreSettings
 from ingest.discover import Candidate, Problem, count, discover
+from ingest.readers import reader_version
 from ingest.readers.context import ReadContext, sha256_file
 from ingest.readers.dispatch import size_problem
 from ingest.types import FileResult, FileStatus, Modality
@@ -181,13 +182,14 @@ class Pipeline:
             and cand.sidecar is None  # a transcript may change on its own: always hash those
             and not (retry_failed and rec.status != "ok")
         ):
-            if rec.status == "ok":
+            if rec.status != "ok":
+                return FileResult(
+                    path,
+                    FileStatus.SKIPPED,
+                    reason=f"{rec.reason} (unchanged since; --retry-failed to try again)",
+                )
+            if not self._outdated(rec.document_id):
                 return FileResult(path, FileStatus.UNCHANGED, document_id=rec.document_id)
-            return FileResult(
-                path,
-                FileStatus.SKIPPED,
-                reason=f"{rec.reason} (unchanged since; --retry-failed to try again)",
-            )
         too_large = size_problem(st.size, self.settings)
         if too_large is not None:  # not even hashed: a huge (or sparse) file costs nothing
             self.catalog.record_problem(run_id, st, "", FileStatus.SKIPPED.value, too_large)
@@ -197,13 +199,19 @@ class Pipeline:
         except OSError as exc:
             return FileResult(path, FileStatus.FAILED, reason=f"cannot read file: {exc.strerror}")
         known = self.catalog.document_id_by_hash(sha)
-        if known is not None and not (retry_failed and rec is not None and rec.status != "ok"):
+        retry = retry_failed and rec is not None and rec.status != "ok"
+        if known is not None and not retry and not self._outdated(known):
             self.catalog.link_path(st, sha, known)
             same_path = rec is not None and rec.sha256 == sha
             return FileResult(
                 path, FileStatus.UNCHANGED if same_path else FileStatus.MOVED, document_id=known
             )
         return Job(path, cand.sidecar), st, sha
+
+    def _outdated(self, document_id: int | None) -> bool:
+        """Whether a stored document was read by an older version of its reader."""
+        reading = None if document_id is None else self.catalog.reader_version(document_id)
+        return reading is not None and reading[1] < reader_version(reading[0])
 
     def _problem(self, problem: Problem, run_id: int) -> FileResult:
         """Record what discovery would not read (a link out of the roots, a FIFO...)."""
@@ -221,6 +229,18 @@ class Pipeline:
         if out.error is not None or out.parsed is None:
             status = FileStatus.SKIPPED if out.unsupported else FileStatus.FAILED
             reason = out.error or "no result"
+            kept = self.catalog.document_id_by_hash(sha)
+            if kept is not None:  # read before, by an older reader: that reading stays
+                for copy in (st, *twins):
+                    self.catalog.link_path(copy, sha, kept)
+                    yield FileResult(
+                        copy.path,
+                        FileStatus.UNCHANGED,
+                        document_id=kept,
+                        reason=f"not read again ({reason}); the earlier reading is kept",
+                        seconds=out.seconds,
+                    )
+                return
             for copy in (st, *twins):
                 self.catalog.record_problem(run_id, copy, sha, status.value, reason)
                 yield FileResult(copy.path, status, reason=reason, seconds=out.seconds)

@@ -90,6 +90,12 @@ class ParsedDocument:
     warnings: list[str] = field(default_factory=list)
 
 
+def reader_of(metadata: dict[str, Any] | None) -> int:
+    """The version of the reader that produced a document's items (``metadata["reader"]``;
+    documents stored before versions were recorded count as 1)."""
+    return int((metadata or {}).get("reader", 1))
+
+
 @dataclass(slots=True)
 class FileResult:
     """The outcome of ingesting one file, as yielded by :meth:`ingest.Pipeline.ingest`."""

@@ -58,18 +58,18 @@ class CalibrationSettings(Section):
     )
     # fitted on benchmarks/dev_eval (tune half) for multilingual-e5-small (C=5; see
     # benchmarks/results/fit_fusion.json for the cross-validated comparison with rrf)
-    bias: float = -16.272
+    bias: float = -16.392
     weights: dict[str, float] = Field(
         default_factory=lambda: {
-            "bm25": 3.685,
-            "bm25_rank": 3.518,
-            "cos": 17.778,
-            "cos_gap": 41.644,
-            "cos_gap_lang": 25.253,
-            "same_lang": -0.443,
-            "coverage": 1.736,
-            "bm25_xl": 3.930,
-            "bm25_xl_rank": 1.655,
+            "bm25": 2.482,
+            "bm25_rank": 2.605,
+            "cos": 17.914,
+            "cos_gap": 38.809,
+            "cos_gap_lang": 27.284,
+            "same_lang": -0.043,
+            "coverage": 3.293,
+            "bm25_xl": 3.060,
+            "bm25_xl_rank": 6.381,
         }
     )
 

@@ -11,8 +11,11 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from app.api import MMRag
-from ingest.types import FileStatus
+from ingest.readers import READER_VERSIONS, reader_version
+from ingest.types import FileStatus, IngestError
 from tests.conftest import (
     OFFLINE,
     offline_settings,
@@ -52,6 +55,49 @@ def test_second_run_parses_nothing_and_changes_replace(tmp_path: Path) -> None:
         texts = s.scalars(select(Chunk.text)).all()
     assert any("Completely new content" in t for t in texts)
     assert not any("note number 1 " in t for t in texts)  # old chunks are gone
+
+
+def test_files_read_by_an_older_reader_are_read_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After an upgrade that changes how a file type is read, the next ingest reads those
+    files again (unchanged on disk) and replaces their items; a re-read that fails keeps the
+    earlier reading."""
+    corpus = tmp_path / "corpus"
+    write_notes(corpus, 2)
+    (corpus / "page.html").write_text(
+        "<html><body><h1>Harbour</h1><p>The lighthouse keeper logs the fog horn schedule "
+        "every evening before the ferries leave.</p></body></html>",
+        encoding="utf-8",
+    )
+    rag = MMRag(offline_settings(tmp_path / "store"))
+    list(rag.ingest([corpus]))
+    before = rag.catalog.counts()
+
+    def page_hits() -> set[int]:
+        hits = rag.search("lighthouse keeper fog horn schedule", k=3)
+        return {r.id for r in hits if r.source.endswith("page.html")}
+
+    old_ids = page_hits()
+    assert old_ids
+
+    monkeypatch.setitem(READER_VERSIONS, "html", reader_version("html") + 1)
+    again = _statuses(rag.ingest([corpus]))
+    assert again == {"page.html": "updated", "note000.md": "unchanged", "note001.md": "unchanged"}
+    assert rag.catalog.counts() == before  # replaced, not added
+    new_ids = page_hits()
+    assert new_ids and not new_ids & old_ids  # the index holds the new items only
+    assert {r.status for r in rag.ingest([corpus])} == {FileStatus.UNCHANGED}
+
+    def broken(*_: object, **__: object) -> None:
+        raise IngestError("the new reader cannot read this page")
+
+    monkeypatch.setitem(READER_VERSIONS, "html", reader_version("html") + 1)
+    monkeypatch.setattr("ingest.readers.documents.parse_document", broken)
+    [page] = [r for r in rag.ingest([corpus]) if r.path.name == "page.html"]
+    assert page.status == FileStatus.UNCHANGED
+    assert "cannot read this page" in (page.reason or "") and "kept" in (page.reason or "")
+    assert page_hits() == new_ids  # nothing lost
 
 
 def test_moved_and_duplicate_files_are_not_reparsed_and_prune(tmp_path: Path) -> None:

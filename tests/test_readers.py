@@ -221,6 +221,8 @@ def test_named_definitions_in_html_are_read_as_sections(ctx: ReadContext, tmp_pa
         "<dl class='py function'><dt class='sig sig-object py' id='json.{0}'>"
         "<span class='sig-prename descclassname'>json.</span>"
         "<span class='sig-name descname'>{0}</span>(<em>obj</em>, <em>indent=None</em>)"
+        "<a class='reference internal' href='_modules/json.html#{0}'>"
+        "<span class='viewcode-link'><span class='pre'>[source]</span></span></a>"
         "<a class='headerlink' href='#json.{0}'>¶</a></dt><dd><p>{1}</p></dd></dl>"
     )
     filler = "Each key is written once and nested values are indented consistently. " * 6
@@ -238,7 +240,8 @@ def test_named_definitions_in_html_are_read_as_sections(ctx: ReadContext, tmp_pa
     dumps = _item_with(doc, "to a JSON formatted str instead")
     assert dumps.section == "json > Basic Usage > json.dumps"
     assert "json.dumps(obj, indent=None)" in dumps.text  # the full signature stays
-    assert "¶" not in " ".join(i.text for i in doc.items)
+    text = " ".join(i.text for i in doc.items)
+    assert "¶" not in text and "[source]" not in text
     option = "json > Options > --trace=<yes|no>"
     assert _item_with(doc, "Traces into sub-processes").section == option
     assert _item_with(doc, "nobody links to").section == option  # a plain term is no heading

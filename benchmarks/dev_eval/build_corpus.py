@@ -3,7 +3,10 @@
 Sources (Debian packages; ``make dev-eval`` installs them and runs the whole evaluation):
 
 * English reference HTML: the Node.js API docs (package ``nodejs``), the Valgrind manual
-  (``valgrind``) and chapters 1 and 3–6 of the Debian Reference (``debian-reference-en``);
+  (``valgrind``), chapters 1 and 3–6 of the Debian Reference (``debian-reference-en``) and
+  pages of the Requests and Click documentation (``python-requests-doc``,
+  ``python-click-doc``: Sphinx API references, built as the held-out Python docs are, which
+  stay out of this set);
 * PDFs printed by Chromium from other pages of the same manuals (as a user saves a page as
   PDF), two of them from pages that are also present as HTML;
 * Japanese: chapters 7, 8, 10, 11 and 12 of the Debian Reference in Japanese
@@ -37,7 +40,17 @@ NODE = Path("/usr/share/doc/nodejs/api")
 VALGRIND = Path("/usr/share/doc/valgrind/html")
 DEBREF = Path("/usr/share/debian-reference")
 MAN_JA = Path("/usr/share/man/ja")
-PACKAGES = ("nodejs", "valgrind", "debian-reference-en", "debian-reference-ja", "manpages-ja")
+REQUESTS = Path("/usr/share/doc/python-requests-doc/html")
+CLICK = Path("/usr/share/doc/python-click-doc/html")
+PACKAGES = (
+    "nodejs",
+    "valgrind",
+    "debian-reference-en",
+    "debian-reference-ja",
+    "manpages-ja",
+    "python-requests-doc",
+    "python-click-doc",
+)
 
 HTML_PAGES = {
     NODE: "path os events timers readline url dns zlib worker_threads cluster child_process net "
@@ -45,11 +58,16 @@ HTML_PAGES = {
     VALGRIND: "manual-core mc-manual cg-manual hg-manual drd-manual ms-manual FAQ "
     "quick-start".split(),
     DEBREF: [f"ch0{n}.en" for n in (1, 3, 4, 5, 6)],
+    # Sphinx API references (functions and classes in <dl>, as the held-out Python docs have)
+    REQUESTS: ["api", "user/quickstart", "user/advanced"],
+    CLICK: "api options arguments commands utils".split(),
 }
 PDF_PAGES = {
     NODE: "querystring string_decoder tty v8 perf_hooks module repl inspector https dgram "
     "path os".split(),  # path and os are also in the HTML set (a page saved twice)
     VALGRIND: "dh-manual manual-intro bbv-manual".split(),
+    REQUESTS: ["user/authentication"],
+    CLICK: "parameters exceptions testing".split(),
 }
 JA_CHAPTERS = [f"ch{n:02d}.ja" for n in (7, 8, 10, 11, 12)]
 JA_MAN = (
@@ -60,6 +78,8 @@ FOLDERS = {
     NODE: "nodejs",
     VALGRIND: "valgrind",
     DEBREF: "debian-reference",
+    REQUESTS: "requests",
+    CLICK: "click",
 }
 
 
@@ -96,7 +116,7 @@ def print_pdfs(out: Path, manifest: list[dict[str, object]]) -> None:
     chromium = shutil.which("chromium") or "/usr/bin/chromium"
     for src_dir, names in PDF_PAGES.items():
         for name in names:
-            dst = out / "pdf" / FOLDERS[src_dir] / f"{name}.pdf"
+            dst = out / "pdf" / FOLDERS[src_dir] / f"{Path(name).name}.pdf"
             dst.parent.mkdir(parents=True, exist_ok=True)
             run(
                 [

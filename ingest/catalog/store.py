@@ -39,7 +39,7 @@ from ingest.catalog.models import (
     utcnow,
 )
 from ingest.paths import as_path, escape, readable
-from ingest.types import ParsedDocument
+from ingest.types import ParsedDocument, reader_of
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 _RACE_RETRIES = 3
@@ -177,6 +177,14 @@ class Catalog:
         with self.session() as s:
             return s.scalar(select(Document.id).where(Document.sha256 == sha256))
 
+    def reader_version(self, document_id: int) -> tuple[str, int] | None:
+        """The file type of a stored document and the version of the reader that read it."""
+        with self.session() as s:
+            row = s.execute(
+                select(Document.file_type, Document.meta).where(Document.id == document_id)
+            ).first()
+        return None if row is None else (row[0], reader_of(row[1]))
+
     def document(self, document_id: int) -> Document | None:
         with self.session() as s:
             return s.get(Document, document_id, options=[selectinload(Document.paths)])
@@ -233,31 +241,33 @@ class Catalog:
     def store_document(
         self, st: FileStat, sha256: str, file_type: str, parsed: ParsedDocument
     ) -> tuple[int, bool]:
-        """Store a parsed file in one transaction; returns (document id, replaced older content)."""
+        """Store a parsed file in one transaction; returns (document id, replaced older content).
+
+        Content already stored by an older reader (``meta["reader"]`` lower than the parsed
+        one's) is filled anew in place: same document, new items (new ids, so the indexes drop
+        the old vectors and embed the new ones on their next sync)."""
         with self.session.begin() as s:
-            existing = s.scalar(select(Document.id).where(Document.sha256 == sha256))
-            if existing is not None:  # identical content stored meanwhile: only link the path
-                previous = self._upsert_file(s, st, sha256, "ok", None, existing)
-                if previous not in (None, existing):
+            doc = s.scalar(select(Document).where(Document.sha256 == sha256))
+            if doc is not None and reader_of(doc.meta) >= reader_of(parsed.metadata):
+                # identical content stored meanwhile: only link the path
+                previous = self._upsert_file(s, st, sha256, "ok", None, doc.id)
+                if previous not in (None, doc.id):
                     self._drop_if_orphan(s, previous)
-                return existing, False
-            doc = Document(
-                sha256=sha256,
-                kind=parsed.kind,
-                file_type=file_type,
-                size=st.size,
-                title=_text(parsed.title),
-                language=parsed.language,
-                pages=parsed.pages,
-                duration_s=parsed.duration_s,
-                file_date=datetime.fromtimestamp(st.mtime_ns / 1e9, UTC).replace(tzinfo=None),
-                meta={
-                    **parsed.metadata,
-                    **(
-                        {"warnings": [_text(w) for w in parsed.warnings]} if parsed.warnings else {}
-                    ),
-                },
-            )
+                return doc.id, False
+            reread = doc is not None
+            if doc is None:
+                doc = Document(sha256=sha256)
+            else:
+                s.execute(delete(Chunk).where(Chunk.document_id == doc.id))  # assets cascade
+                s.expire(doc, ["chunks"])
+            doc.kind, doc.file_type, doc.size = parsed.kind, file_type, st.size
+            doc.title, doc.language = _text(parsed.title), parsed.language
+            doc.pages, doc.duration_s = parsed.pages, parsed.duration_s
+            doc.file_date = datetime.fromtimestamp(st.mtime_ns / 1e9, UTC).replace(tzinfo=None)
+            doc.meta = {
+                **parsed.metadata,
+                **({"warnings": [_text(w) for w in parsed.warnings]} if parsed.warnings else {}),
+            }
             for ordinal, item in enumerate(parsed.items):
                 chunk = Chunk(
                     ordinal=ordinal,
@@ -298,7 +308,7 @@ class Catalog:
             replaced = previous is not None and previous != doc.id
             if replaced:
                 self._drop_if_orphan(s, previous)
-            return doc.id, replaced
+            return doc.id, replaced or reread
 
     @_retry_races
     def link_path(self, st: FileStat, sha256: str, document_id: int) -> None:

@@ -8,6 +8,7 @@ from PIL import Image
 
 from ingest.config import IngestSettings
 from ingest.detect import AUDIO_TYPES, IMAGE_TYPES, TRANSCRIPT_TYPES, detect
+from ingest.readers import reader_version
 from ingest.readers.context import ReadContext
 from ingest.types import IngestError, ParsedDocument
 
@@ -61,4 +62,5 @@ def read_file(
         parsed = parse_document(path, file_type, ctx)
     if detected.warning:
         parsed.warnings.insert(0, detected.warning)
+    parsed.metadata["reader"] = reader_version(file_type)
     return file_type, parsed

@@ -8,7 +8,8 @@ outrank the passage that explains one, and the same menu comes back from every p
 contentinfo, page-level ``header``/``footer`` (not those of an article), and elements whose
 class or id names a table of contents, navigation, sidebar, menu, breadcrumbs or skip link.
 So are a heading's permalink marks (Sphinx's "¶", the Node.js docs' "#"): read as part of the
-heading they end up in every section path ("Child process# > Class: ChildProcess#").
+heading they end up in every section path ("Child process# > Class: ChildProcess#"), and
+Sphinx's "[source]" links beside every signature.
 
 API references put each function, class or option in a definition list rather than under a
 heading: Sphinx writes ``<dt id="json.dumps">json.dumps(obj, ...)</dt>``, DocBook
@@ -29,7 +30,7 @@ _TAGS = frozenset({"nav", "aside"})
 _ROLES = frozenset({"navigation", "search", "banner", "contentinfo"})
 _NAMES = frozenset(
     {"toc", "gtoc", "nav", "navbar", "navheader", "navfooter", "navigation", "sidebar",
-     "sphinxsidebar", "menu", "breadcrumb", "breadcrumbs", "skip", "related"}
+     "sphinxsidebar", "menu", "breadcrumb", "breadcrumbs", "skip", "related", "viewcode"}
 )  # fmt: skip
 _SPLIT = re.compile(r"[\s_\-]+")
 _HEADINGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
