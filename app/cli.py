@@ -87,7 +87,7 @@ def ingest(
     total = rag.pipeline.count(paths)
     results: list[dict[str, Any]] = []
     tally: Counter[str] = Counter()
-    chunks = images = 0
+    chunks = images = reread = 0
     progress = Progress(
         SpinnerColumn(),
         TextColumn("[bold]{task.description}"),
@@ -125,14 +125,19 @@ def ingest(
                 progress.update(
                     task, detail=f"{chunks} chunks, {images} images, {tally['failed']} failed"
                 )
+                reread += res.reread
                 if res.status.value == "failed":
                     why = readable(f"{res.path}: {res.reason}")
                     progress.console.print(Text.assemble(("failed", "red"), " ", why))
+                elif res.reread and res.status.value == "unchanged":  # the new reader failed
+                    why = readable(f"{res.path}: {res.reason}")
+                    progress.console.print(Text.assemble(("kept", "yellow"), " ", why))
         except KeyboardInterrupt:
             interrupted = True
     summary = {
         "files": sum(tally.values()),
         **dict(tally),
+        **({"read again (newer reader)": reread} if reread else {}),
         "chunks": chunks,
         "images": images,
         "interrupted": interrupted,

@@ -226,19 +226,20 @@ class Pipeline:
 
     def _store(self, out: Outcome, st: FileStat, sha: str, run_id: int) -> Iterator[FileResult]:
         twins = self._twins.pop(sha, [])
+        earlier = self.catalog.document_id_by_hash(sha)  # stored: read again by a newer reader
         if out.error is not None or out.parsed is None:
             status = FileStatus.SKIPPED if out.unsupported else FileStatus.FAILED
             reason = out.error or "no result"
-            kept = self.catalog.document_id_by_hash(sha)
-            if kept is not None:  # read before, by an older reader: that reading stays
+            if earlier is not None:  # that reading stays
                 for copy in (st, *twins):
-                    self.catalog.link_path(copy, sha, kept)
+                    self.catalog.link_path(copy, sha, earlier)
                     yield FileResult(
                         copy.path,
                         FileStatus.UNCHANGED,
-                        document_id=kept,
+                        document_id=earlier,
                         reason=f"not read again ({reason}); the earlier reading is kept",
                         seconds=out.seconds,
+                        reread=True,
                     )
                 return
             for copy in (st, *twins):
@@ -261,6 +262,8 @@ class Pipeline:
             FileStatus.UPDATED if replaced else FileStatus.INGESTED,
             chunks=len(parsed.items) - images,
             images=images,
+            reason=None if earlier is None else "read again: a newer reader for this file type",
+            reread=earlier is not None,
             document_id=doc_id,
             seconds=out.seconds,
             pages=parsed.pages,

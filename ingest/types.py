@@ -104,11 +104,12 @@ class FileResult:
     status: FileStatus
     chunks: int = 0
     images: int = 0
-    reason: str | None = None  # why it failed or was skipped
+    reason: str | None = None  # why it failed, was skipped or was read again
     document_id: int | None = None
     seconds: float = 0.0
     pages: int | None = None
     warnings: list[str] = field(default_factory=list)
+    reread: bool = False  # unchanged content read again by a newer reader (kept if that failed)
 
     @property
     def ok(self) -> bool:
@@ -133,6 +134,7 @@ class FileResult:
             "warnings": [readable(w) for w in self.warnings],
             "document_id": self.document_id,
             "seconds": round(self.seconds, 3),
+            "reread": self.reread,
         }
 
 

@@ -82,8 +82,11 @@ def test_files_read_by_an_older_reader_are_read_again(
     assert old_ids
 
     monkeypatch.setitem(READER_VERSIONS, "html", reader_version("html") + 1)
-    again = _statuses(rag.ingest([corpus]))
+    results = list(rag.ingest([corpus]))
+    again = _statuses(results)
     assert again == {"page.html": "updated", "note000.md": "unchanged", "note001.md": "unchanged"}
+    [reread] = [r for r in results if r.path.name == "page.html"]
+    assert reread.reread and "newer reader" in (reread.reason or "")  # why it was read
     assert rag.catalog.counts() == before  # replaced, not added
     new_ids = page_hits()
     assert new_ids and not new_ids & old_ids  # the index holds the new items only
@@ -95,7 +98,7 @@ def test_files_read_by_an_older_reader_are_read_again(
     monkeypatch.setitem(READER_VERSIONS, "html", reader_version("html") + 1)
     monkeypatch.setattr("ingest.readers.documents.parse_document", broken)
     [page] = [r for r in rag.ingest([corpus]) if r.path.name == "page.html"]
-    assert page.status == FileStatus.UNCHANGED
+    assert page.status == FileStatus.UNCHANGED and page.reread
     assert "cannot read this page" in (page.reason or "") and "kept" in (page.reason or "")
     assert page_hits() == new_ids  # nothing lost
 
