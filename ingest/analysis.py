@@ -114,9 +114,11 @@ class Analyzer:
         framing = set(self.tokens(" ".join(QUESTION_WORDS)))
         for t in self.spans(question):
             surface = question[t.start : t.end]
-            if t.term in framing or not surface.isascii() or len(surface) < 2:
-                continue
             before = question[max(0, t.start - 1) : t.start]
+            # a version joined to its name is part of it: "HTTP/2" is not "HTTP/1.1"
+            version = surface.isdigit() and before in ("/", "-") and _joined(question, t.start - 1)
+            if t.term in framing or not surface.isascii() or (len(surface) < 2 and not version):
+                continue
             after = question[t.end : t.end + 2]
             compound = (
                 before in (".", "_", "-", "/")
@@ -180,6 +182,11 @@ class Analyzer:
                         yield Term(word, start, base + m.end())
             if latin is not None:
                 yield from self._latin(text[latin[0] : latin[1]], latin[0])
+
+
+def _joined(text: str, at: int) -> bool:
+    """Whether the character at ``at`` joins two word characters ("HTTP/2", not "and /2")."""
+    return 0 < at < len(text) - 1 and text[at - 1].isalnum() and text[at + 1].isalnum()
 
 
 def _mid_sentence(text: str, at: int) -> bool:

@@ -40,6 +40,15 @@ def test_a_missing_identifier_means_not_found() -> None:
     assert ok.sufficient and ok.key_terms == ["setMulticastTTL"]
 
 
+def test_a_version_joined_to_a_name_is_part_of_it() -> None:
+    page = [_source(1, "Sessions reuse connections; requests speaks HTTP/1.1 through urllib3.")]
+    ev = check_key_terms("How do I turn on HTTP/2 support for a Session?", page)
+    assert not ev.sufficient and ev.missing == ["HTTP/2"]
+    assert check_key_terms("Which HTTP/1.1 features does it use?", page).sufficient
+    # a lone number is no name ("step 2")
+    assert "2" not in {t.term for t in analyzer().key_terms("What happens in step 2?")}
+
+
 def test_a_phrase_survives_one_misheard_word() -> None:
     transcript = [_source(1, "Our field trip to the tide pool at half moon base on the 18th.")]
     assert check_key_terms("When is the trip to Half Moon Bay?", transcript).sufficient
