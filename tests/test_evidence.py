@@ -50,9 +50,16 @@ def test_a_version_joined_to_a_name_is_part_of_it() -> None:
 
 
 def test_a_phrase_survives_one_misheard_word() -> None:
-    transcript = [_source(1, "Our field trip to the tide pool at half moon base on the 18th.")]
-    assert check_key_terms("When is the trip to Half Moon Bay?", transcript).sufficient
-    assert not check_key_terms("When is the trip to Pescadero Beach?", transcript).sufficient
+    heard = _source(1, "Our field trip to the tide pool at half moon base on the 18th.")
+    heard.result.modality = "audio"  # speech recognition (recordings, their transcripts)
+    assert check_key_terms("When is the trip to Half Moon Bay?", [heard]).sufficient
+    assert not check_key_terms("When is the trip to Pescadero Beach?", [heard]).sufficient
+    # a written page must spell every capitalised word of the name
+    written = _source(1, "Our field trip to the tide pool at half moon base on the 18th.")
+    assert not check_key_terms("When is the trip to Half Moon Bay?", [written]).sufficient
+    page = [_source(1, "Requests names itself in a header; a user may set another one.")]
+    ev = check_key_terms("Which variable changes the default User-Agent it sends?", page)
+    assert not ev.sufficient and ev.missing == ["User-Agent"]
 
 
 def test_a_written_page_must_spell_the_rare_word_of_a_phrase() -> None:

@@ -71,7 +71,8 @@ def check_key_terms(question: str, sources: Sequence[Source]) -> Evidence:
     counts as mentioned when most of its terms are, so one word misheard by speech recognition
     or misread by OCR ("Half Moon base") does not hide the passage, but a text in the
     question's language not read by a machine must spell its rare words (a page on VPNs does
-    not answer "WireGuard VPN"), and one in another language the names among them, which a
+    not answer "WireGuard VPN") and each capitalised word of a name of several ("TCP Fast
+    Open"), and one in another language the names among them, which a
     translation leaves in Latin letters ("WireGuard" in a Japanese page); an identifier (terms
     joined by punctuation: "--ignore-atomics", "tty.WriteStream") only when its terms stand
     together.
@@ -83,6 +84,11 @@ def check_key_terms(question: str, sources: Sequence[Source]) -> Evidence:
     identifier = [_is_identifier(question, p) for p in phrases]
     # the made-up words of a phrase ("WireGuard" in "WireGuard VPN"): what it is about
     rare = [{t.term for t in p if rare_word(question[t.start : t.end])} for p in phrases]
+    # and every capitalised word of a name of several ("TCP Fast Open" is not "TCP ... open")
+    rare = [
+        r | {t.term for t in p if question[t.start].isupper()} if len(p) > 1 else r
+        for r, p in zip(rare, phrases, strict=True)
+    ]
     # names in Latin letters ("WireGuard", "Btrfs"): other languages write them as they are
     names = [{t.term for t in p if _is_name(question[t.start : t.end])} for p in phrases]
     # passages of one file count together: a recording's or a long page's neighbouring
