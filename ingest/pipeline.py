@@ -15,13 +15,13 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
-from ingest.catalog import Catalog, FileStat
+from ingest.catalog import Catalog, Document, FileStat
 from ingest.config import IngestSettings, StoreSettings
 from ingest.discover import Candidate, Problem, count, discover
 from ingest.readers import reader_version
 from ingest.readers.context import ReadContext, sha256_file
 from ingest.readers.dispatch import size_problem
-from ingest.types import FileResult, FileStatus, Modality
+from ingest.types import FileResult, FileStatus, Modality, reader_of
 from ingest.worker import Job, Outcome, init_worker, read, set_context
 
 log = logging.getLogger(__name__)
@@ -188,7 +188,7 @@ class Pipeline:
                     FileStatus.SKIPPED,
                     reason=f"{rec.reason} (unchanged since; --retry-failed to try again)",
                 )
-            if not self._outdated(rec.document_id):
+            if not _outdated(rec.document):
                 return FileResult(path, FileStatus.UNCHANGED, document_id=rec.document_id)
         too_large = size_problem(st.size, self.settings)
         if too_large is not None:  # not even hashed: a huge (or sparse) file costs nothing
@@ -200,18 +200,13 @@ class Pipeline:
             return FileResult(path, FileStatus.FAILED, reason=f"cannot read file: {exc.strerror}")
         known = self.catalog.document_id_by_hash(sha)
         retry = retry_failed and rec is not None and rec.status != "ok"
-        if known is not None and not retry and not self._outdated(known):
+        if known is not None and not retry and not _outdated(self.catalog.document(known)):
             self.catalog.link_path(st, sha, known)
             same_path = rec is not None and rec.sha256 == sha
             return FileResult(
                 path, FileStatus.UNCHANGED if same_path else FileStatus.MOVED, document_id=known
             )
         return Job(path, cand.sidecar), st, sha
-
-    def _outdated(self, document_id: int | None) -> bool:
-        """Whether a stored document was read by an older version of its reader."""
-        reading = None if document_id is None else self.catalog.reader_version(document_id)
-        return reading is not None and reading[1] < reader_version(reading[0])
 
     def _problem(self, problem: Problem, run_id: int) -> FileResult:
         """Record what discovery would not read (a link out of the roots, a FIFO...)."""
@@ -226,10 +221,10 @@ class Pipeline:
 
     def _store(self, out: Outcome, st: FileStat, sha: str, run_id: int) -> Iterator[FileResult]:
         twins = self._twins.pop(sha, [])
-        earlier = self.catalog.document_id_by_hash(sha)  # stored: read again by a newer reader
         if out.error is not None or out.parsed is None:
             status = FileStatus.SKIPPED if out.unsupported else FileStatus.FAILED
             reason = out.error or "no result"
+            earlier = self.catalog.document_id_by_hash(sha)  # read before, by an older reader
             if earlier is not None:  # that reading stays
                 for copy in (st, *twins):
                     self.catalog.link_path(copy, sha, earlier)
@@ -247,7 +242,9 @@ class Pipeline:
                 yield FileResult(copy.path, status, reason=reason, seconds=out.seconds)
             return
         parsed = out.parsed
-        doc_id, replaced = self.catalog.store_document(st, sha, out.file_type or "?", parsed)
+        doc_id, replaced, reread = self.catalog.store_document(
+            st, sha, out.file_type or "?", parsed
+        )
         for copy in twins:
             self.catalog.link_path(copy, sha, doc_id)
             yield FileResult(
@@ -259,16 +256,21 @@ class Pipeline:
         images = sum(1 for i in parsed.items if i.modality == Modality.IMAGE)
         yield FileResult(
             st.path,
-            FileStatus.UPDATED if replaced else FileStatus.INGESTED,
+            FileStatus.UPDATED if replaced or reread else FileStatus.INGESTED,
             chunks=len(parsed.items) - images,
             images=images,
-            reason=None if earlier is None else "read again: a newer reader for this file type",
-            reread=earlier is not None,
+            reason="read again: a newer reader for this file type" if reread else None,
+            reread=reread,
             document_id=doc_id,
             seconds=out.seconds,
             pages=parsed.pages,
             warnings=parsed.warnings,
         )
+
+
+def _outdated(document: Document | None) -> bool:
+    """Whether a stored document was read by an older version of its reader."""
+    return document is not None and reader_of(document.meta) < reader_version(document.file_type)
 
 
 def _content_hash(path: Path, sidecar: Path | None) -> str:

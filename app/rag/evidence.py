@@ -82,12 +82,16 @@ def check_key_terms(question: str, sources: Sequence[Source]) -> Evidence:
         return Evidence()
     texts = [question[p[0].start : p[-1].end] for p in phrases]
     identifier = [_is_identifier(question, p) for p in phrases]
-    # the made-up words of a phrase ("WireGuard" in "WireGuard VPN"): what it is about
-    rare = [{t.term for t in p if rare_word(question[t.start : t.end])} for p in phrases]
-    # and every capitalised word of a name of several ("TCP Fast Open" is not "TCP ... open")
-    rare = [
-        r | {t.term for t in p if question[t.start].isupper()} if len(p) > 1 else r
-        for r, p in zip(rare, phrases, strict=True)
+    # what a page in the question's language must spell: the made-up words of a phrase
+    # ("WireGuard" in "WireGuard VPN"), and every capitalised word of a name of several
+    # ("TCP Fast Open" is not "TCP ... open")
+    spelled = [
+        {
+            t.term
+            for t in p
+            if rare_word(question[t.start : t.end]) or (len(p) > 1 and question[t.start].isupper())
+        }
+        for p in phrases
     ]
     # names in Latin letters ("WireGuard", "Btrfs"): other languages write them as they are
     names = [{t.term for t in p if _is_name(question[t.start : t.end])} for p in phrases]
@@ -125,7 +129,7 @@ def check_key_terms(question: str, sources: Sequence[Source]) -> Evidence:
                 else _share(p, terms) >= 0.5
                 and (
                     source in machine_read
-                    or (names[i] if source in translated else rare[i]) <= terms
+                    or (names[i] if source in translated else spelled[i]) <= terms
                 )
             )
         ]

@@ -26,7 +26,7 @@ from alembic import command
 from alembic.config import Config as AlembicConfig
 from sqlalchemy import Engine, create_engine, delete, event, func, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import QueryContext, Session, selectinload, sessionmaker
+from sqlalchemy.orm import QueryContext, Session, joinedload, selectinload, sessionmaker
 from sqlalchemy.orm.attributes import set_committed_value
 
 from ingest.catalog.models import (
@@ -170,20 +170,17 @@ class Catalog:
 
     # -- lookups -------------------------------------------------------------------------
     def file_record(self, path: Path) -> FileRecord | None:
+        """The record of ``path`` with its document (one query: every file of a run asks)."""
         with self.session() as s:
-            return s.scalar(select(FileRecord).where(FileRecord.path == escape(path)))
+            return s.scalar(
+                select(FileRecord)
+                .options(joinedload(FileRecord.document))
+                .where(FileRecord.path == escape(path))
+            )
 
     def document_id_by_hash(self, sha256: str) -> int | None:
         with self.session() as s:
             return s.scalar(select(Document.id).where(Document.sha256 == sha256))
-
-    def reader_version(self, document_id: int) -> tuple[str, int] | None:
-        """The file type of a stored document and the version of the reader that read it."""
-        with self.session() as s:
-            row = s.execute(
-                select(Document.file_type, Document.meta).where(Document.id == document_id)
-            ).first()
-        return None if row is None else (row[0], reader_of(row[1]))
 
     def document(self, document_id: int) -> Document | None:
         with self.session() as s:
@@ -240,12 +237,13 @@ class Catalog:
     @_retry_races
     def store_document(
         self, st: FileStat, sha256: str, file_type: str, parsed: ParsedDocument
-    ) -> tuple[int, bool]:
-        """Store a parsed file in one transaction; returns (document id, replaced older content).
+    ) -> tuple[int, bool, bool]:
+        """Store a parsed file in one transaction; returns (document id, replaced older content
+        at this path, read again).
 
         Content already stored by an older reader (``meta["reader"]`` lower than the parsed
-        one's) is filled anew in place: same document, new items (new ids, so the indexes drop
-        the old vectors and embed the new ones on their next sync)."""
+        one's) is read again: filled anew in place, same document, new items (new ids, so the
+        indexes drop the old vectors and embed the new ones on their next sync)."""
         with self.session.begin() as s:
             doc = s.scalar(select(Document).where(Document.sha256 == sha256))
             if doc is not None and reader_of(doc.meta) >= reader_of(parsed.metadata):
@@ -253,7 +251,7 @@ class Catalog:
                 previous = self._upsert_file(s, st, sha256, "ok", None, doc.id)
                 if previous not in (None, doc.id):
                     self._drop_if_orphan(s, previous)
-                return doc.id, False
+                return doc.id, False, False
             reread = doc is not None
             if doc is None:
                 doc = Document(sha256=sha256)
@@ -308,7 +306,7 @@ class Catalog:
             replaced = previous is not None and previous != doc.id
             if replaced:
                 self._drop_if_orphan(s, previous)
-            return doc.id, replaced or reread
+            return doc.id, replaced, reread
 
     @_retry_races
     def link_path(self, st: FileStat, sha256: str, document_id: int) -> None:
