@@ -269,6 +269,27 @@ def test_an_option_is_quoted_with_its_description() -> None:
     assert cite("| Europe: Revenue 21.5 |", 1) == "Europe: Revenue 21.5 [1]."
 
 
+def test_lines_that_only_import_a_module_are_not_quoted() -> None:
+    from app.rag.extractive import candidates
+    from app.rag.types import Source
+
+    page = (
+        "import os from 'node:os';const os = require('node:os');\n\n"
+        "});const { spawn } = require('node:child_process');\n\n"
+        "import * as fs from 'node:fs/promises';\n\n"
+        "from click import option, command\n\n"
+        "os.freemem() returns the amount of free system memory in bytes as an integer.\n\n"
+        "Use import() to load a module from CommonJS code.\n\n"
+        "Inspector: James Whitfield"
+    )
+    src = Source(1, SearchResult(1, 1.0, "text", "/os.html", page), page)
+    assert [s for _, s in candidates([src])] == [
+        "os.freemem() returns the amount of free system memory in bytes as an integer.",
+        "Use import() to load a module from CommonJS code.",
+        "Inspector: James Whitfield",  # a label, where "node:os" is none
+    ]
+
+
 def test_value_types_asked_for() -> None:
     from app.rag.extractive import answer_type, typed
 

@@ -133,8 +133,21 @@ def informative(sentence: str) -> bool:
     )
     if sentence.rstrip().endswith(":") or _is_heading(sentence):
         return False  # a lead-in ("Revenue by region (million euros):") or a title
-    labelled = ":" in sentence  # "Inspector: James Whitfield"
+    labelled = bool(_LABEL.search(sentence))  # "Inspector: James Whitfield", not "node:os"
     return words >= 5 or (words >= 2 and (labelled or bool(_VALUE.search(sentence))))
+
+
+_LABEL = re.compile(r"\S:\s")
+# a line of code that only brings a module in or closes a block ("});", "import { x } from
+# 'y';", "const os = require('node:os');"): a page's plumbing, however close its words
+_PLUMBING = re.compile(
+    r"[\s)}\];]*(?:(?:"
+    r"import\s[^;'\"]*?['\"][^'\"]+['\"]"
+    r"|(?:const|let|var)\s+[\w{}\s,:]+=\s*(?:await\s+)?(?:require|import)\(['\"][^'\"]+['\"]\)"
+    r"|from\s+[\w.]+\s+import\s+[\w\s,*()]+"
+    r"|import\s+[\w.]+(?:\s+as\s+\w+)?"
+    r")[\s;)}\]]*)*"
+)
 
 
 def _is_heading(sentence: str) -> bool:
@@ -210,8 +223,8 @@ _OPTION = re.compile(r"-{1,2}[\w#?][\w#?=\-\[\]]*(?:[ ,]+[\w\-=\[\]#?]+){0,5}", 
 
 def candidates(sources: Sequence[Source]) -> list[tuple[int, str]]:
     """The sentences of each source that could answer: statements, not the document's title
-    ("cut - remove sections from each line of files" names a page, it answers nothing), and
-    nothing addressed to an AI assistant."""
+    ("cut - remove sections from each line of files" names a page, it answers nothing), no
+    line of code that only imports a module, and nothing addressed to an AI assistant."""
     out: list[tuple[int, str]] = []
     for s in sources:
         title = _folded(s.result.title or "")
@@ -220,6 +233,7 @@ def candidates(sources: Sequence[Source]) -> list[tuple[int, str]]:
             if (
                 len(sent) >= _MIN_CHARS
                 and informative(sent)
+                and not _PLUMBING.fullmatch(_CITATION.sub("", sent))
                 and _folded(sent) != title
                 and not looks_like_injection(sent)
             ):
