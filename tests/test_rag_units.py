@@ -335,3 +335,27 @@ def test_a_translated_question_covers_a_sentence_in_the_other_language() -> None
     assert picks(None)[2] == 0.0  # no English word in the Japanese sentence
     covered = picks("適用 パッチ")
     assert covered[2] == 1.0 and covered[1] == 0.0
+
+
+def test_not_found_names_each_closest_place_once() -> None:
+    from app.rag.engine import _not_found_text
+    from app.rag.types import Source
+
+    def src(n: int, section: str | None, page: int | None = None) -> Source:
+        r = SearchResult(n, 1.0, "text", f"/docs/{'ch10.pdf' if page else 'ch10.html'}", "x")
+        r.section, r.page = section, page
+        return Source(n, r, "x")
+
+    long = "10.2.3. A heading far longer than anyone wants to read in a list of places " * 2
+    text = _not_found_text(
+        [
+            src(1, "10. Data > 10.2. Backup"),
+            src(2, "10. Data > 10.2. Backup"),
+            src(3, long),
+            src(4, None),
+            src(5, "10. Data", page=7),
+        ]
+    )
+    places = text.split("The closest sources were: ")[1].split("; ")
+    assert places[:2] == ["ch10.html § 10.2. Backup", f"ch10.html § {long[:59].rstrip()}…"]
+    assert places[2:] == ["ch10.html", "ch10.pdf p. 7"]  # a page says where by itself

@@ -280,16 +280,21 @@ def _where(src: Source) -> str:
     if r.t_start is not None:
         end = r.t_end if r.t_end is not None else r.t_start
         return f"{name} {prompt.clock(r.t_start)}-{prompt.clock(end)}"
+    if r.section:  # a web page or a text file has no pages: its heading says where
+        return f"{name} § {_shorter(r.section.rsplit(' > ', 1)[-1])}"
     return name
+
+
+def _shorter(text: str, chars: int = 60) -> str:
+    return text if len(text) <= chars else text[: chars - 1].rstrip() + "…"
 
 
 def _not_found_text(closest: Sequence[Source], reason: str | None = None) -> str:
     if not closest:
         return f"{NOT_FOUND_TEXT} (The store has nothing close to this question.)"
     why = f" {reason}" if reason else ""
-    return f"{NOT_FOUND_TEXT}{why} The closest sources were: " + "; ".join(
-        _where(s) for s in closest
-    )
+    places = dict.fromkeys(_where(s) for s in closest)  # two passages of one section: once
+    return f"{NOT_FOUND_TEXT}{why} The closest sources were: " + "; ".join(places)
 
 
 def collect(
