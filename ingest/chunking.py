@@ -188,16 +188,26 @@ def _to_item(group: list[_Piece], text: str) -> Item:
         end -= 1
     pages = [p.page for p in group if p.page is not None]
     types = list(dict.fromkeys(p.type for p in group))
-    body = next((p for p in group if p.type not in TITLE_TYPES), group[0])
     chunk_text = text[start:end]
     return Item(
         modality=Modality.TEXT,
         text=chunk_text,
         page=min(pages) if pages else None,
         page_end=max(pages) if pages else None,
-        section=body.section,
+        section=_main_section(group),
         element_types=types,
         char_start=start,
         char_end=end,
         language=detect_language(chunk_text),
     )
+
+
+def _main_section(group: list[_Piece]) -> str | None:
+    """The section most of a chunk's text is in: a section too short to stand alone is
+    chunked with the next one ("Main Interface" and its one line, then ``requests.request``
+    and its whole description) and the chunk is cited by the one it is mostly about."""
+    weight: dict[str | None, int] = {}
+    for p in group:
+        if p.type not in TITLE_TYPES:
+            weight[p.section] = weight.get(p.section, 0) + p.tokens
+    return max(weight, key=weight.__getitem__) if weight else group[0].section

@@ -82,3 +82,17 @@ def test_decode_shift_jis_and_language() -> None:
     text = "One. Two!\n- three\n\n四。五"
     spans = sentence_spans(text)  # the chunker packs these: they cover the text exactly
     assert "".join(text[a:b] for a, b in spans) == text and len(spans) == 5
+
+
+def test_a_chunk_is_cited_by_the_section_most_of_it_is_in() -> None:
+    body = " ".join(f"Sends a request with option {i} set." for i in range(8))
+    els = [
+        Element("Developer Interface", "Title", 1, 0),
+        Element("Main Interface", "Title", 1, 1),
+        Element("All of its functions return a Response.", "NarrativeText", 1),  # too short
+        Element("requests.request", "Title", 1, 2),
+        Element(body, "NarrativeText", 1),
+    ]
+    _, items = _chunks(els, size=128, overlap=0)
+    assert len(items) == 1 and items[0].text.startswith("Developer Interface")
+    assert items[0].section == "Developer Interface > Main Interface > requests.request"
