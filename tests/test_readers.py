@@ -125,7 +125,7 @@ def test_photo_exif_gps_and_thumbnail(ctx: ReadContext) -> None:
     info = item.image
     assert item.modality == Modality.IMAGE and info is not None
     assert info.taken_at and info.taken_at.startswith("2024-05-03T10:15")
-    assert info.camera and "EOS R6" in info.camera
+    assert info.camera == "Canon EOS R6"  # EXIF: Make "Canon", Model "Canon EOS R6"
     assert info.gps == pytest.approx((35.6586, 139.7454), abs=1e-3)
     assert info.thumbnail_path is not None and info.thumbnail_path.is_file()
     assert item.text == ""  # a photo without text gets no OCR noise

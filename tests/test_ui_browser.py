@@ -206,7 +206,13 @@ def _results(page: Any) -> float:
 
 
 def _shoot(page: Any, artifacts: Path, name: str) -> None:
-    time.sleep(0.8)  # let images and fonts settle
+    """A screenshot once fonts and pictures have loaded (artifacts for review, not asserted)."""
+    with suppress(PlaywrightTimeout):  # a picture that never loads still gets its shot
+        page.wait_for_function(
+            "document.fonts.status === 'loaded' && [...document.images].every(i => i.complete)",
+            timeout=5000,
+        )
+    time.sleep(0.2)  # the last paint after them
     page.screenshot(path=str(artifacts / f"{name}.png"))
 
 

@@ -152,13 +152,21 @@ def _exif(img: Image.Image) -> dict[str, Any]:
         with contextlib.suppress(ValueError):
             taken = datetime.strptime(stamp.strip("\x00 "), "%Y:%m:%d %H:%M:%S")
             out["_taken_at"] = taken.isoformat()
-    camera = " ".join(str(tags[k]).strip("\x00 ") for k in ("Make", "Model") if tags.get(k))
+    camera = _camera(*(str(tags.get(k) or "").strip("\x00 ") for k in ("Make", "Model")))
     if camera:
         out["_camera"] = camera
     gps = _gps(raw.get_ifd(ExifTags.IFD.GPSInfo))
     if gps:
         out["_gps"] = gps
     return out
+
+
+def _camera(make: str, model: str) -> str:
+    """The camera's name with its maker once: "Canon EOS R6", "NIKON D750", "Apple iPhone 12"
+    (many models repeat the make: "Canon" / "Canon EOS R6", "NIKON CORPORATION" / "NIKON D750")."""
+    if make and model and model.split()[0].casefold() == make.split()[0].casefold():
+        return model
+    return " ".join(part for part in (make, model) if part)
 
 
 def _gps(gps: dict[int, Any]) -> tuple[float, float] | None:
