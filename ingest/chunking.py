@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from ingest.analysis import detect_language, sentence_spans
 from ingest.tokens import TokenCounter
-from ingest.types import Element, Item, Modality
+from ingest.types import SECTION_SEPARATOR, Element, Item, Modality
 
 SEPARATOR = "\n\n"
 TITLE_TYPES = frozenset({"Title"})
@@ -88,7 +88,7 @@ def _pieces(
             while titles and titles[-1][0] >= el.depth:
                 titles.pop()
             titles.append((el.depth, el.text.strip()))
-        section = " > ".join(t for _, t in titles) or None
+        section = SECTION_SEPARATOR.join(t for _, t in titles) or None
         if el.type in TITLE_TYPES or el.type in WHOLE_TYPES:
             parts = [(s, e)]
         else:

@@ -57,6 +57,9 @@ class ImageInfo:
     exif: dict[str, Any] = field(default_factory=dict)
 
 
+SECTION_SEPARATOR = " > "  # between the headings of a section path ("Chapter 5 > 5.1. Setup")
+
+
 @dataclass(slots=True)
 class Item:
     """A retrievable unit: a text chunk, an audio window or an image."""
@@ -65,7 +68,7 @@ class Item:
     text: str  # chunk text; OCR text for images; transcript for audio
     page: int | None = None
     page_end: int | None = None
-    section: str | None = None  # title path, " > " separated
+    section: str | None = None  # heading path, SECTION_SEPARATOR between headings
     element_types: list[str] = field(default_factory=list)
     char_start: int | None = None  # offsets in the document's extracted text
     char_end: int | None = None

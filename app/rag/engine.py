@@ -19,6 +19,7 @@ from app.rag.evidence import check_key_terms, flagged_reason, missing_reason
 from app.rag.llms import ChatBackend, load, resolve
 from app.rag.types import Answer, Retrieved, Source
 from ingest.paths import display_name
+from ingest.types import SECTION_SEPARATOR
 from retrieval.filters import Filters
 from retrieval.types import SearchResult
 
@@ -281,7 +282,7 @@ def _where(src: Source) -> str:
         end = r.t_end if r.t_end is not None else r.t_start
         return f"{name} {prompt.clock(r.t_start)}-{prompt.clock(end)}"
     if r.section:  # a web page or a text file has no pages: its heading says where
-        return f"{name} § {_shorter(r.section.rsplit(' > ', 1)[-1])}"
+        return f"{name} § {_shorter(r.section.rsplit(SECTION_SEPARATOR, 1)[-1])}"
     return name
 
 
